@@ -1,0 +1,39 @@
+"""Opening the desktop app from the command line.
+
+The GUI is loaded with importlib on purpose: ``core`` must never import Qt at
+module level (``attune --help`` and every other subcommand run without it),
+and the import-linter contract checks the static imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+NO_DISPLAY_MESSAGE = (
+    "attune: no display found; to run the window without a screen set "
+    "QT_QPA_PLATFORM=offscreen, or see `attune --help` for the command line"
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gui", help="open the desktop app (the default with no command)")
+    p.set_defaults(handler=run_gui)
+
+
+def has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    if not has_display():
+        print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return 1
+    app = importlib.import_module("desktop.app")
+    return int(app.main(home=args.home))

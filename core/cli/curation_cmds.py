@@ -1,0 +1,9 @@
+"""Curation subcommands (filled in by the curation work)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    pass

@@ -1,0 +1,9 @@
+"""Dataset subcommands (filled in by the dataset work)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    pass

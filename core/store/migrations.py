@@ -1,0 +1,205 @@
+"""The workspace schema, as named transactional migrations.
+
+Rules (a workspace on a therapist's laptop cannot be rebuilt):
+- never edit a migration that has shipped; add a new one below;
+- names are ``NNNN_what``, applied in registration order (file order);
+- each runs in its own transaction with its record in ``_sqlite_migrations``;
+- ``open_store`` backs the file up before applying any pending step and
+  refuses a file that has steps this version does not know.
+A fixture workspace of every earlier schema lives in ``tests/fixtures/``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("attune")
+
+
+def _script(db: sqlite_utils.Database, sql: str) -> None:
+    # executescript() would COMMIT the migration's transaction; run statements
+    # one by one, joining lines until SQLite says a statement is complete
+    # (trigger bodies contain semicolons of their own).
+    pending = ""
+    for line in sql.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            db.conn.execute(pending)
+            pending = ""
+    if pending.strip():
+        db.conn.execute(pending)
+
+
+# Foundation (issue 2) ########################################################
+
+
+@MIGRATIONS(name="0001_initial")
+def _initial(db: sqlite_utils.Database) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE transcripts (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            source_path TEXT NOT NULL,
+            -- sha256 of the parsed raw turns: the same session in another
+            -- encoding or container is still "already imported"
+            content_hash TEXT NOT NULL UNIQUE,
+            format TEXT NOT NULL,
+            category TEXT NOT NULL DEFAULT 'Other',
+            -- groups one client's sessions so splits never divide a client
+            client_key TEXT,
+            client_names TEXT NOT NULL DEFAULT '[]',   -- JSON list
+            metadata TEXT NOT NULL DEFAULT '{}',       -- JSON object
+            imported_at TEXT NOT NULL,
+            turn_count INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX transcripts_category ON transcripts(category);
+        CREATE INDEX transcripts_client ON transcripts(client_key);
+        CREATE TABLE turns (
+            id INTEGER PRIMARY KEY,
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('therapist', 'client', 'other')),
+            speaker TEXT NOT NULL,
+            text TEXT NOT NULL,
+            raw_text TEXT NOT NULL,
+            word_count INTEGER NOT NULL,
+            UNIQUE (transcript_id, position)
+        );
+        CREATE INDEX turns_role_words ON turns(role, word_count);
+        CREATE TABLE import_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            path TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('imported', 'already_imported', 'failed')),
+            transcript_id INTEGER REFERENCES transcripts(id) ON DELETE SET NULL,
+            message TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL          -- JSON
+        )
+        """,
+    )
+
+
+@MIGRATIONS(name="0002_turns_search")
+def _turns_search(db: sqlite_utils.Database) -> None:
+    # External-content FTS5 index over cleaned turn text; triggers keep it in step.
+    _script(
+        db,
+        """
+        CREATE VIRTUAL TABLE turns_fts USING fts5(
+            text, content='turns', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER turns_fts_insert AFTER INSERT ON turns BEGIN
+            INSERT INTO turns_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER turns_fts_delete AFTER DELETE ON turns BEGIN
+            INSERT INTO turns_fts(turns_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER turns_fts_update AFTER UPDATE OF text ON turns BEGIN
+            INSERT INTO turns_fts(turns_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO turns_fts(rowid, text) VALUES (new.id, new.text);
+        END
+        """,
+    )
+
+
+# Curation (issue 3) — migrations 0003_* go here ##############################
+
+
+@MIGRATIONS(name="0003_decisions")
+def _decisions(db: sqlite_utils.Database) -> None:
+    # The append-only decision log is the source of truth, the undo history
+    # and the audit trail. ``rater_turn_state`` is derived from it inside the
+    # same transaction as each decision, so reads never replay the log.
+    _script(
+        db,
+        """
+        CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY,
+            turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
+            rater TEXT NOT NULL,
+            -- one user step (a key press, a bulk action, an undo) = one batch
+            batch INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            status TEXT CHECK (status IN ('included', 'excluded', 'unreviewed')),
+            rating INTEGER CHECK (rating BETWEEN 1 AND 5),
+            reason TEXT,
+            note TEXT,
+            flagged INTEGER,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX decisions_turn ON decisions(turn_id);
+        CREATE INDEX decisions_batch ON decisions(batch);
+        CREATE TABLE rater_turn_state (
+            turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+            rater TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'unreviewed',
+            rating INTEGER,
+            reason TEXT,
+            note TEXT,
+            flagged INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (turn_id, rater)
+        ) WITHOUT ROWID;
+        -- The decision policy across raters (documented in docs/decision-policy.md):
+        -- any rater's exclusion wins; otherwise included if any rater included;
+        -- rating is the mean of the raters' ratings; flagged if anyone flagged.
+        CREATE VIEW turn_effective AS
+            SELECT turn_id,
+                   CASE WHEN max(status = 'excluded') THEN 'excluded'
+                        WHEN max(status = 'included') THEN 'included'
+                        ELSE 'unreviewed' END AS status,
+                   avg(rating) AS rating,
+                   max(flagged) AS flagged
+            FROM rater_turn_state GROUP BY turn_id
+        """,
+    )
+
+
+# Datasets (issue 4) — migrations 0004_* go here ##############################
+
+
+@MIGRATIONS(name="0004_datasets")
+def _datasets(db: sqlite_utils.Database) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE datasets (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            rules TEXT NOT NULL,            -- JSON: every rule that produced it
+            seed INTEGER NOT NULL,
+            counts TEXT NOT NULL,           -- JSON: per split and category
+            content_hash TEXT NOT NULL,     -- sha256 over the exported example files
+            system_instruction TEXT NOT NULL DEFAULT '',
+            -- the dataset whose frozen test split this one reuses, if any
+            test_from INTEGER REFERENCES datasets(id),
+            test_frozen INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE dataset_examples (
+            -- unique across datasets, e.g. "d-000123": a reply file alone says
+            -- which items it answers
+            example_id TEXT PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            split TEXT NOT NULL CHECK (split IN ('train', 'validation', 'test')),
+            turn_id INTEGER NOT NULL REFERENCES turns(id),
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id),
+            category TEXT NOT NULL,
+            target_words INTEGER NOT NULL,
+            context_turn_ids TEXT NOT NULL  -- JSON list, oldest first
+        );
+        CREATE INDEX dataset_examples_dataset ON dataset_examples(dataset_id, split)
+        """,
+    )
+
+
+# Evaluation (issue 5) — migrations 0005_* go here ############################

@@ -1,0 +1,1 @@
+"""Attune's PySide6 desktop GUI. All domain work goes through ``core``."""

@@ -1,0 +1,45 @@
+"""Starting the desktop app: QApplication, the task manager, the main window."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from core.demo import ensure_demo_imported
+from core.errors import AttuneError
+from core.workspace import workspace_dir
+from desktop import operations
+from desktop.operations import OpBus
+from desktop.taskman import TaskManager
+
+
+def create_main_window(home: str | Path | None = None):
+    """Build the app's objects; tests call this with a temporary home."""
+    from desktop.main_window import MainWindow
+
+    workspace = workspace_dir(home)
+    taskman = TaskManager(workspace)
+    bus = OpBus()
+    operations.install(taskman, bus)
+    taskman.call_on_db_blocking(ensure_demo_imported)
+    return MainWindow(taskman, bus)
+
+
+def main(home: str | Path | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Attune")
+    app.setOrganizationName("Attune")
+    try:
+        window = create_main_window(home)
+    except AttuneError as exc:
+        QMessageBox.critical(None, "Attune", str(exc))
+        print(f"attune: {exc}", file=sys.stderr)
+        return 1
+    window.show()
+    code = app.exec()
+    window.taskman.shutdown()
+    return code

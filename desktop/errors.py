@@ -1,0 +1,27 @@
+"""How errors reach the user: one dialog, the one-line message, details on demand."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from core.errors import AttuneError
+
+log = logging.getLogger(__name__)
+
+
+def show_exception(parent: QWidget | None, exc: BaseException) -> None:
+    log.error("operation failed", exc_info=exc)
+    box = QMessageBox(parent)
+    box.setObjectName("errorDialog")
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("Attune")
+    if isinstance(exc, AttuneError):
+        box.setText(str(exc))
+    else:
+        # Not one of ours: a bug. Say so, and keep the traceback for the report.
+        box.setText(f"Something went wrong: {type(exc).__name__}: {exc}")
+        box.setDetailedText("".join(traceback.format_exception(exc)))
+    box.open()

@@ -1,0 +1,95 @@
+"""Background work: one database thread, one pool for work without the store.
+
+Modelled on Anki's ``aqt/taskman.py``. Every call into ``core`` that touches
+the store runs on the single database worker thread, which opened the store
+and is the only thread that ever uses it, so SQLite sees one writer and the
+GUI thread never blocks on disk. Results come back to the GUI thread through
+``run_on_main`` (a locked closure queue drained by a queued signal).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+
+from core.store import Store, open_store
+
+T = TypeVar("T")
+
+
+class TaskManager(QObject):
+    _closures_pending = Signal()
+
+    def __init__(self, workspace: Path) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self._db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attune-db")
+        self._free_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="attune-bg")
+        self._store: Store | None = None
+        self._closures: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._closures_pending.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+        self._main_thread = threading.get_ident()
+
+    # The store lives only on the database thread ##########################
+
+    def _store_on_db_thread(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.workspace)
+        return self._store
+
+    def run_on_db(
+        self, fn: Callable[[Store], T], on_done: Callable[[Future[T]], None] | None = None
+    ) -> Future[T]:
+        """Run ``fn(store)`` on the database thread; ``on_done(future)`` on the GUI thread."""
+        self._warn_if_not_main()
+        fut = self._db_executor.submit(lambda: fn(self._store_on_db_thread()))
+        if on_done is not None:
+            fut.add_done_callback(lambda f: self.run_on_main(lambda: on_done(f)))
+        return fut
+
+    def run_without_store(
+        self, fn: Callable[[], T], on_done: Callable[[Future[T]], None] | None = None
+    ) -> Future[T]:
+        self._warn_if_not_main()
+        fut = self._free_executor.submit(fn)
+        if on_done is not None:
+            fut.add_done_callback(lambda f: self.run_on_main(lambda: on_done(f)))
+        return fut
+
+    def call_on_db_blocking(self, fn: Callable[[Store], T]) -> T:
+        """Only for start-up and shutdown, when there is no event loop to return to."""
+        return self._db_executor.submit(lambda: fn(self._store_on_db_thread())).result()
+
+    # Marshalling back to the GUI thread ####################################
+
+    def run_on_main(self, closure: Callable[[], Any]) -> None:
+        with self._lock:
+            self._closures.append(closure)
+        self._closures_pending.emit()
+
+    @Slot()
+    def _drain(self) -> None:
+        with self._lock:
+            closures, self._closures = self._closures, []
+        for closure in closures:
+            closure()
+
+    def _warn_if_not_main(self) -> None:
+        if threading.get_ident() != self._main_thread:
+            raise RuntimeError("background work must be started from the GUI thread")
+
+    def shutdown(self) -> None:
+        def close(store: Store | None = None) -> None:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+        self._db_executor.submit(close).result()
+        self._db_executor.shutdown(wait=True)
+        self._free_executor.shutdown(wait=False, cancel_futures=True)

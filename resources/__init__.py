@@ -1,0 +1,1 @@
+"""Bundled resources: demonstration transcripts, icons, styles (data only)."""
