@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench screenshots dist lint clean
+.PHONY: run test bench screenshots dist dist-smoke lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,7 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+	$(MAKE) dist-smoke
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m tests.benchmarks
@@ -29,6 +30,11 @@ screenshots: $(STAMP)
 
 dist: $(STAMP)
 	$(BIN)/python build_scripts/build.py
+
+# The Linux bundle, .tar.gz and .deb, then each one's `attune --self-test`
+# offscreen; prints the sizes and the build time (run by `make test`, after pytest).
+dist-smoke: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python build_scripts/build.py --smoke
 
 clean:
 	rm -rf build dist $(VENV)

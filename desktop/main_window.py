@@ -1,45 +1,36 @@
-"""The main window. Screens are pages; each reacts to ``operation_did_execute``."""
+"""The main window: pages in tabs, menus and shortcuts, the rater, drag-and-drop.
+
+Each page is a QWidget with ``op_executed(changes, initiator)``; the window
+forwards every committed operation to all of them (Anki's
+``operation_did_execute``).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtWidgets import QMainWindow, QTableView, QTabWidget
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QIcon, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
 
 from core.changes import OpChanges
-from core.models import Transcript
-from core.store import transcripts as transcript_store
-from desktop.operations import OpBus, QueryOp
+from core.curation import UndoStatus
+from core.resources import resource_dir
+from desktop import import_actions
+from desktop.curation.curation_page import CurationPage
+from desktop.curation.help_panel import HelpPanel
+from desktop.curation.shortcuts import SHORTCUTS, Shortcut
+from desktop.operations import OpBus
+from desktop.operations import curation as ops
+from desktop.placeholder_page import PlaceholderPage
+from desktop.raters import RaterDialog
 from desktop.taskman import TaskManager
+from desktop.window_state import WindowState
 
-
-class TranscriptListModel(QAbstractTableModel):
-    HEADERS = ["Title", "Category", "Turns"]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._rows: list[Transcript] = []
-
-    def set_rows(self, rows: list[Transcript]) -> None:
-        self.beginResetModel()
-        self._rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        t = self._rows[index.row()]
-        return (t.title, t.category.value, t.turn_count)[index.column()]
+# Commands the window handles itself; the rest go to the curation page and
+# are live only while the keyboard is in the conversation or transcript list,
+# so typing in the search box or a dialog never decides a turn.
+WINDOW_COMMANDS = {"undo", "redo", "focus_search", "show_help", "import_files", "switch_rater"}
 
 
 class MainWindow(QMainWindow):
@@ -48,22 +39,235 @@ class MainWindow(QMainWindow):
         self.taskman = taskman
         self.bus = bus
         self.setWindowTitle("Attune")
-        self.resize(1100, 700)
-        self.tabs = QTabWidget()
-        self.setCentralWidget(self.tabs)
-        self.transcript_model = TranscriptListModel()
-        self.transcript_view = QTableView()
-        self.transcript_view.setObjectName("transcriptList")
-        self.transcript_view.setModel(self.transcript_model)
-        self.tabs.addTab(self.transcript_view, "Transcripts")
-        bus.operation_did_execute.connect(self.op_executed)
-        self.refresh()
+        self.setObjectName("mainWindow")
+        icon = resource_dir() / "icons" / "attune.svg"
+        if icon.exists():
+            self.setWindowIcon(QIcon(str(icon)))
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+        self.rater: str | None = None
+        self.raters: list[str] = []
+        self.help_panel: HelpPanel | None = None
+        self.rater_dialog: RaterDialog | None = None
 
-    def refresh(self) -> None:
-        QueryOp(self, transcript_store.list_transcripts).success(
-            self.transcript_model.set_rows
-        ).run_in_background()
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("pages")
+        self.tabs.setDocumentMode(True)
+        self.setCentralWidget(self.tabs)
+        self.curation = CurationPage()
+        self.pages: dict[str, QWidget] = {}
+        self.add_page("Curate", self.curation)
+        self.add_page("Dataset", PlaceholderPage("Dataset building appears here."))
+        self.add_page("Evaluate", PlaceholderPage("Evaluation appears here."))
+
+        self.actions_by_command: dict[str, QAction] = {}
+        self._build_actions()
+        self._build_menus()
+        self.rater_label = QLabel("Rater: –")
+        self.rater_label.setObjectName("raterLabel")
+        self.statusBar().addPermanentWidget(self.rater_label)
+        self.curation.message.connect(lambda text: self.statusBar().showMessage(text, 4000))
+
+        self.window_state = WindowState(taskman.workspace)
+        self.window_state.restore(self, self._splitters())
+        bus.operation_did_execute.connect(self.op_executed)
+        hints = QGuiApplication.styleHints()
+        if hasattr(hints, "colorSchemeChanged"):  # Qt 6.5+
+            hints.colorSchemeChanged.connect(self._color_scheme_changed)
+        ops.load_settings(parent=self).success(self._settings_loaded).run_in_background()
+
+    # Pages ####################################################################
+
+    def add_page(self, name: str, page: QWidget) -> None:
+        """Add a page, or replace the placeholder of that name (Dataset, Evaluate)."""
+        old = self.pages.get(name)
+        if old is not None:
+            index = self.tabs.indexOf(old)
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, page, name)
+            old.deleteLater()
+        else:
+            self.tabs.addTab(page, name)
+        self.pages[name] = page
 
     def op_executed(self, changes: OpChanges, initiator: object) -> None:
-        if changes.transcripts:
-            self.refresh()
+        for page in self.pages.values():
+            handler = getattr(page, "op_executed", None)
+            if handler is not None:
+                handler(changes, initiator)
+        if changes.decisions or changes.transcripts:
+            self.refresh_undo_actions()
+
+    # Actions built from the shortcut table #####################################
+
+    def _build_actions(self) -> None:
+        for shortcut in SHORTCUTS:
+            action = QAction(shortcut.description, self)
+            action.setObjectName(f"action_{shortcut.command}")
+            action.setShortcuts([QKeySequence(k) for k in shortcut.keys])
+            action.triggered.connect(lambda _=False, s=shortcut: self.run_command(s))
+            if shortcut.command in WINDOW_COMMANDS:
+                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+                self.addAction(action)
+            else:
+                action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                self.curation.conversation.addAction(action)
+                self.curation.transcripts.view.addAction(action)
+            self.actions_by_command[shortcut.command] = action
+        self.import_folder_action = QAction("Import folder…", self)
+        self.import_folder_action.triggered.connect(lambda: import_actions.choose_folder(self))
+
+    def _build_menus(self) -> None:
+        a = self.actions_by_command
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        a["import_files"].setText("Import files…")
+        file_menu.addAction(a["import_files"])
+        file_menu.addAction(self.import_folder_action)
+        file_menu.addSeparator()
+        quit_action = file_menu.addAction("Quit")
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        edit = bar.addMenu("&Edit")
+        a["undo"].setText("Undo")
+        a["redo"].setText("Redo")
+        a["set_category"].setText("Set category of selected transcripts…")
+        edit.addActions([a["undo"], a["redo"]])
+        edit.addSeparator()
+        edit.addAction(a["set_category"])
+        curate = bar.addMenu("&Curate")
+        for group in ("Move", "Decide"):
+            for s in SHORTCUTS:
+                if s.group == group:
+                    curate.addAction(a[s.command])
+            curate.addSeparator()
+        for cmd in ("focus_search", "focus_transcripts", "focus_conversation"):
+            curate.addAction(a[cmd])
+        rater_menu = bar.addMenu("&Rater")
+        a["switch_rater"].setText("Switch rater…")
+        rater_menu.addAction(a["switch_rater"])
+        help_menu = bar.addMenu("&Help")
+        a["show_help"].setText("Keyboard shortcuts")
+        help_menu.addAction(a["show_help"])
+
+    def run_command(self, shortcut: Shortcut) -> None:
+        handler = getattr(self, f"cmd_{shortcut.command}", None)
+        if handler is not None:
+            handler()
+        else:
+            self.curation.run_command(shortcut.command)
+
+    # Window-level commands ####################################################
+
+    def cmd_undo(self) -> None:
+        if self.rater:
+            ops.undo(parent=self, rater=self.rater).success(
+                lambda r: self._undo_done("Undid", r.value)
+            ).run_in_background(initiator=self)
+
+    def cmd_redo(self) -> None:
+        if self.rater:
+            ops.redo(parent=self, rater=self.rater).success(
+                lambda r: self._undo_done("Redid", r.value)
+            ).run_in_background(initiator=self)
+
+    def _undo_done(self, verb: str, label: str | None) -> None:
+        text = f"{verb}: {label}" if label else f"Nothing to {verb[:-1].lower()}"
+        self.statusBar().showMessage(text, 4000)
+        self.refresh_undo_actions()
+
+    def refresh_undo_actions(self) -> None:
+        if not self.rater:
+            return
+        ops.load_undo_status(parent=self, rater=self.rater).success(self._show_undo_status).run_in_background()
+
+    def _show_undo_status(self, status: UndoStatus) -> None:
+        undo_label, redo_label = status.undo_label, status.redo_label
+        # Only the text follows the status: a disabled action would drop a
+        # Ctrl+Z pressed before this refresh arrives; core says "nothing to undo".
+        self.actions_by_command["undo"].setText(f"Undo {undo_label}" if undo_label else "Undo (nothing to undo)")
+        self.actions_by_command["redo"].setText(f"Redo {redo_label}" if redo_label else "Redo (nothing to redo)")
+
+    def cmd_focus_search(self) -> None:
+        self.tabs.setCurrentWidget(self.curation)
+        self.curation.cmd_focus_search()
+
+    def cmd_show_help(self) -> None:
+        if self.help_panel is None:
+            self.help_panel = HelpPanel(self)
+        self.help_panel.show()
+        self.help_panel.raise_()
+        self.help_panel.activateWindow()
+
+    def cmd_import_files(self) -> None:
+        import_actions.choose_files(self)
+
+    def cmd_switch_rater(self) -> None:
+        self._ask_rater(first=False)
+
+    # Rater and settings #######################################################
+
+    def _settings_loaded(self, settings: ops.CurationSettings) -> None:
+        self.raters = settings.raters
+        self.curation.min_words = settings.min_words
+        if settings.rater:
+            self._use_rater(settings.rater, min_words=settings.min_words)
+        else:
+            self._ask_rater(first=True, min_words=settings.min_words)
+
+    def _ask_rater(self, *, first: bool, min_words: int | None = None) -> None:
+        dialog = RaterDialog(self, raters=self.raters, current=None if first else self.rater)
+        self.rater_dialog = dialog
+
+        def finished(result: int) -> None:
+            self.rater_dialog = None
+            dialog.deleteLater()
+            if result != RaterDialog.DialogCode.Accepted:
+                return
+            name = dialog.chosen()
+            ops.set_rater(parent=self, name=name).success(
+                lambda _r: self._use_rater(name, min_words=min_words)
+            ).run_in_background(initiator=self)
+
+        dialog.finished.connect(finished)
+        # Shown once the window is, so it sits on top of it.
+        QTimer.singleShot(0, dialog.open)
+
+    def _use_rater(self, name: str, *, min_words: int | None) -> None:
+        first = self.rater is None
+        self.rater = name
+        if name not in self.raters:
+            self.raters.append(name)
+        self.rater_label.setText(f"Rater: {name}")
+        if first:
+            self.curation.start(rater=name, min_words=min_words or self.curation.min_words)
+            self.curation.focus_conversation()
+        else:
+            self.curation.set_rater(name)
+            self.statusBar().showMessage(f"Now rating as {name}", 4000)
+        self.refresh_undo_actions()
+
+    def _color_scheme_changed(self, _scheme: object) -> None:
+        # Qt swaps the palette; the delegates read it on every paint, so a
+        # repaint is all the light/dark switch needs.
+        for view in (self.curation.conversation, self.curation.transcripts.view, self.curation.search.results):
+            view.viewport().update()
+
+    # Drag and drop, closing ###################################################
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            import_actions.start_import(self, paths)
+
+    def _splitters(self) -> dict:
+        return {"curation": self.curation.splitter}
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.window_state.save(self, self._splitters())
+        super().closeEvent(event)

@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="workspace folder (default: $ATTUNE_HOME, else the user data folder)",
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation end to end in a temporary workspace (offscreen, offline) and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -58,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = getattr(args, "handler", None)
+    if args.self_test:
+        from core.selftest import run_self_test
+
+        handler = run_self_test
     if handler is None:
         from core.cli.app_cmds import run_gui
 

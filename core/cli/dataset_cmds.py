@@ -1,9 +1,188 @@
-"""Dataset subcommands (filled in by the dataset work)."""
+"""Dataset subcommands: build, list, show, export, delete."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.cli.common import print_table, store_from_args, terminal_progress
+from core.datasets import DatasetRules, build_dataset, export_dataset
+from core.datasets.card import removal_label, removal_order
+from core.datasets.rules import DEFAULT_SYSTEM_INSTRUCTION, format_split, parse_split
+from core.errors import UsageError
+from core.store import datasets as ds_store
+from core.store.datasets import SPLITS, DatasetRecord
+
+DEFAULTS = DatasetRules()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    p = sub.add_parser("dataset", help="build, inspect and export fine-tuning datasets")
+    dsub = p.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
+
+    b = dsub.add_parser("build", help="build a dataset from the curated transcripts")
+    b.add_argument("name", metavar="NAME")
+    b.add_argument("--min-words", type=int, default=DEFAULTS.min_words,
+                   help=f"a target is a therapist turn of at least this many words (default {DEFAULTS.min_words})")
+    b.add_argument("--context-turns", type=int, default=DEFAULTS.context_turns,
+                   help=f"at most this many turns of context (default {DEFAULTS.context_turns})")
+    b.add_argument("--context-chars", type=int, default=DEFAULTS.context_chars,
+                   help=f"at most this many characters of context (default {DEFAULTS.context_chars})")
+    b.add_argument("--min-rating", type=float, default=None, metavar="R",
+                   help="leave out targets rated below R (1-5); unrated targets are kept")
+    b.add_argument("--reviewed-only", action="store_true",
+                   help="only targets a rater included (default: unreviewed targets count too)")
+    b.add_argument("--seed", type=int, default=DEFAULTS.seed, help="split and order seed (default 0)")
+    b.add_argument("--split", default=format_split(DEFAULTS.split), metavar="TRAIN/VAL/TEST",
+                   help="percentages (default 80/10/10)")
+    b.add_argument("--freeze-test", action="store_true",
+                   help="freeze this dataset's test split: later datasets reuse it")
+    b.add_argument("--over-limit", choices=["drop", "flag"], default=DEFAULTS.over_limit,
+                   help="what to do with examples over the tuning token limit (default drop)")
+    si = b.add_mutually_exclusive_group()
+    si.add_argument("--system-instruction", metavar="TEXT", help="system instruction stored with the dataset")
+    si.add_argument("--system-instruction-file", metavar="FILE", help="read the system instruction from FILE")
+    b.set_defaults(handler=cmd_build)
+
+    ls = dsub.add_parser("list", help="the workspace's datasets")
+    ls.add_argument("--json", action="store_true", help="one JSON object per line")
+    ls.set_defaults(handler=cmd_list)
+
+    sh = dsub.add_parser("show", help="a dataset's rules, counts, hashes and warnings")
+    sh.add_argument("name", metavar="NAME")
+    sh.add_argument("--json", action="store_true")
+    sh.set_defaults(handler=cmd_show)
+
+    ex = dsub.add_parser("export", help="write a dataset's files (Vertex, OpenAI, Hugging Face, card)")
+    ex.add_argument("name", metavar="NAME")
+    ex.add_argument("--out", required=True, metavar="DIR", help="folder to write (created if missing)")
+    ex.set_defaults(handler=cmd_export)
+
+    rm = dsub.add_parser("delete", help="delete a stored dataset (the transcripts are untouched)")
+    rm.add_argument("name", metavar="NAME")
+    rm.set_defaults(handler=cmd_delete)
+
+
+def _system_instruction(args: argparse.Namespace) -> str:
+    if args.system_instruction_file:
+        path = Path(args.system_instruction_file)
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(f"{path}: cannot read the system instruction ({reason})") from exc
+    if args.system_instruction is not None:
+        return args.system_instruction
+    return DEFAULT_SYSTEM_INSTRUCTION
+
+
+def rules_from_args(args: argparse.Namespace) -> DatasetRules:
+    return DatasetRules(
+        min_words=args.min_words,
+        context_turns=args.context_turns,
+        context_chars=args.context_chars,
+        min_rating=args.min_rating,
+        reviewed_only=args.reviewed_only,
+        seed=args.seed,
+        split=parse_split(args.split),
+        system_instruction=_system_instruction(args),
+        freeze_test=args.freeze_test,
+        over_limit=args.over_limit,
+    ).validate()
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    rules = rules_from_args(args)
+    with store_from_args(args) as store:
+        record = build_dataset(store, args.name, rules, state=terminal_progress("building"))
+    _print_summary(record)
+    return 0
+
+
+def _print_summary(record: DatasetRecord) -> None:
+    c = record.counts
+    splits = c.get("splits", {})
+    print(f"dataset {record.name}: " + ", ".join(f"{splits.get(s, 0)} {s}" for s in SPLITS))
+    print(f"leakage check passed; content hash {record.content_hash}")
+    print(f"targets still unreviewed: {c.get('unreviewed_targets', 0)}")
+    for w in c.get("warnings", []):
+        print(f"warning: {w}", file=sys.stderr)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    with store_from_args(args) as store:
+        records = ds_store.list_datasets(store)
+    if args.json:
+        for r in records:
+            print(json.dumps({"name": r.name, "created_at": r.created_at, "splits": r.counts.get("splits", {}),
+                              "seed": r.seed, "content_hash": r.content_hash, "test_frozen": r.test_frozen,
+                              "test_from": r.counts.get("test_from_name")}, ensure_ascii=False))
+        return 0
+    rows = []
+    for r in records:
+        s = r.counts.get("splits", {})
+        frozen = "frozen" if r.test_frozen else ("from " + r.counts["test_from_name"] if r.counts.get("test_from_name") else "")
+        rows.append([r.name, s.get("train", 0), s.get("validation", 0), s.get("test", 0), frozen,
+                     r.created_at, r.content_hash[:12]])
+    print_table(["NAME", "TRAIN", "VALIDATION", "TEST", "TEST SPLIT", "CREATED", "HASH"], rows)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with store_from_args(args) as store:
+        r = ds_store.get_dataset(store, args.name)
+    if args.json:
+        print(json.dumps({"name": r.name, "created_at": r.created_at, "rules": r.rules, "seed": r.seed,
+                          "counts": r.counts, "content_hash": r.content_hash,
+                          "system_instruction": r.system_instruction, "test_frozen": r.test_frozen},
+                         indent=2, ensure_ascii=False, sort_keys=True))
+        return 0
+    c = r.counts
+    print(f"dataset      {r.name}")
+    print(f"created      {r.created_at}")
+    print(f"content hash {r.content_hash}")
+    test_line = "frozen (reused by later datasets)" if r.test_frozen else "not frozen"
+    if c.get("test_from_name"):
+        test_line += f"; reused from {c['test_from_name']}"
+    print(f"test split   {test_line}")
+    print("rules:")
+    for key in sorted(r.rules):
+        if key != "system_instruction":
+            print(f"  {key:<16} {r.rules[key]}")
+    print(f"  system_instruction {r.system_instruction!r}")
+    print("examples per category:")
+    rows = []
+    for cat in sorted(c.get("by_category", {})):
+        per = c["by_category"][cat]
+        rows.append([cat, *(per.get(s, 0) for s in SPLITS)])
+    splits = c.get("splits", {})
+    rows.append(["all", *(splits.get(s, 0) for s in SPLITS)])
+    print_table(["CATEGORY", *(s.upper() for s in SPLITS)], rows)
+    print(f"therapist turns of {r.rules.get('min_words')}+ words: {c.get('candidates', 0)}; "
+          f"targets unreviewed: {c.get('unreviewed_targets', 0)}")
+    removed = {k: v for k, v in c.get("removed", {}).items() if v}
+    if removed:
+        print("left out:")
+        for key in removal_order(removed):
+            print(f"  {removal_label(key)}: {removed[key]}")
+    for w in c.get("warnings", []):
+        print(f"warning: {w}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with store_from_args(args) as store:
+        result = export_dataset(store, args.name, Path(args.out), state=terminal_progress("exporting"))
+    for name, size in result.files.items():
+        print(f"{result.folder / name}  {size} bytes")
+    print(f"content hash {result.content_hash} (matches the stored dataset)")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    with store_from_args(args) as store:
+        ds_store.delete_dataset(store, args.name)
+    print(f"dataset {args.name} deleted")
+    return 0

@@ -28,8 +28,12 @@ FORMATS: dict[str, Importer] = {}
 
 
 def _register_builtin() -> None:
-    # Format modules are added here as they land.
-    pass
+    # Sniffing order: the zip container first, then the shapes with a telling first
+    # line, then plain text, which accepts anything and explains what it cannot read.
+    from core.importers import annomi, chat, docx, text
+
+    for module in (docx, annomi, chat, text):
+        FORMATS[module.IMPORTER.name] = module.IMPORTER
 
 
 _register_builtin()

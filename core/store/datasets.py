@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 from core.errors import NotFoundError, UsageError
 from core.ids import DatasetId, TranscriptId, TurnId
 from core.store.connection import Store
 from core.store.transcripts import now_iso
+
+# Word counts at or above this share one histogram bin ("150+").
+LENGTH_HISTOGRAM_CAP = 150
 
 SPLITS = ("train", "validation", "test")
 
@@ -46,7 +50,9 @@ class EvalItem:
     example_id: str
     dataset_id: DatasetId
     category: str
-    context: tuple[tuple[str, str], ...]  # (role, text), oldest first; role is therapist/client
+    # (role, text), oldest first; role is therapist/client. Consecutive turns of
+    # one role are merged (joined by a newline), exactly as in the exported files.
+    context: tuple[tuple[str, str], ...]
     reference: str
     client_names: tuple[str, ...]
     turn_id: TurnId
@@ -205,7 +211,7 @@ def eval_items(store: Store, dataset_id: DatasetId) -> list[EvalItem]:
             example_id=r[0],
             dataset_id=dataset_id,
             category=r[1],
-            context=tuple(texts[t] for t in json.loads(r[2])),
+            context=_merged(texts[t] for t in json.loads(r[2])),
             reference=r[5],
             client_names=tuple(json.loads(r[6])),
             turn_id=TurnId(r[3]),
@@ -213,3 +219,144 @@ def eval_items(store: Store, dataset_id: DatasetId) -> list[EvalItem]:
         )
         for r in rows
     ]
+
+
+def _merged(turns: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    for role, text in turns:
+        if out and out[-1][0] == role:
+            out[-1] = (role, out[-1][1] + "\n" + text)
+        else:
+            out.append((role, text))
+    return tuple(out)
+
+
+# Target selection and contexts ##############################################
+
+
+class CandidateRow(NamedTuple):
+    """A therapist turn long enough to be a target, with what the rules need to judge it."""
+
+    turn_id: TurnId
+    transcript_id: TranscriptId
+    position: int
+    words: int
+    category: str
+    client_key: str | None
+    status: str  # included | excluded | unreviewed (the decision policy's verdict)
+    rating: float | None
+    flagged: int  # 0 or 1
+    # role of the nearest earlier turn that is not 'other'; None at the start
+    prev_role: str | None
+    text: str | None  # only when asked for
+
+
+def candidate_targets(store: Store, min_words: int, *, with_text: bool = True) -> list[CandidateRow]:
+    """Therapist turns of at least ``min_words`` words, in turn id order.
+
+    The verdict comes from the ``turn_effective`` view (the curation area's
+    decision policy); turns nobody has decided on are absent there, i.e. unreviewed.
+    """
+    text_col = "t.text" if with_text else "NULL"
+    rows = store.conn.execute(
+        f"SELECT t.id, t.transcript_id, t.position, t.word_count, tr.category, tr.client_key, "
+        f"       coalesce(e.status, 'unreviewed'), e.rating, coalesce(e.flagged, 0), "
+        f"       (SELECT p.role FROM turns p WHERE p.transcript_id = t.transcript_id "
+        f"          AND p.position < t.position AND p.role != 'other' "
+        f"        ORDER BY p.position DESC LIMIT 1), {text_col} "
+        f"FROM turns t JOIN transcripts tr ON tr.id = t.transcript_id "
+        f"LEFT JOIN turn_effective e ON e.turn_id = t.id "
+        f"WHERE t.role = 'therapist' AND t.word_count >= ? ORDER BY t.id",
+        [min_words],
+    )
+    # Tens of thousands of rows on a large workspace: build tuples directly
+    # (TurnId/TranscriptId are plain ints at runtime; flagged is 0/1).
+    return [CandidateRow._make(r) for r in rows]
+
+
+def turns_in_ranges(
+    store: Store, ranges: list[tuple[int, int, int]]
+) -> Iterator[tuple[TurnId, TranscriptId, int, str, str]]:
+    """(id, transcript_id, position, role, text) of the turns in each
+    ``(transcript_id, first_position, last_position)`` range, ordered by
+    transcript and position. Ranges must not overlap (merge them first).
+    """
+    if not ranges:
+        return iter(())
+    return store.conn.execute(
+        "SELECT t.id, t.transcript_id, t.position, t.role, t.text "
+        # json_extract rather than ->>: the operator needs SQLite 3.38, older
+        # system libraries (Ubuntu 22.04: 3.37) are still common under Python.
+        "FROM json_each(?) r JOIN turns t ON t.transcript_id = json_extract(r.value, '$[0]') "
+        "  AND t.position BETWEEN json_extract(r.value, '$[1]') AND json_extract(r.value, '$[2]') "
+        "ORDER BY t.transcript_id, t.position",
+        [json.dumps(ranges)],
+    )
+
+
+def turn_texts(store: Store, turn_ids: Iterable[int]) -> dict[TurnId, tuple[str, str]]:
+    """turn id → (role, text) for the given ids (missing ids are simply absent)."""
+    wanted = sorted(set(turn_ids))
+    # Context turns are runs of consecutive ids: read id ranges, not one lookup per id.
+    ranges: list[list[int]] = []
+    for tid in wanted:
+        if ranges and tid == ranges[-1][1] + 1:
+            ranges[-1][1] = tid
+        else:
+            ranges.append([tid, tid])
+    keep = set(wanted)
+    rows = store.conn.execute(
+        "SELECT t.id, t.role, t.text FROM json_each(?) r JOIN turns t "
+        "ON t.id BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]')",
+        [json.dumps(ranges)],
+    )
+    return {r[0]: (r[1], r[2]) for r in rows if r[0] in keep}
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptInfo:
+    category: str
+    client_key: str | None
+    client_names: tuple[str, ...]
+
+
+def transcript_info(store: Store, transcript_ids: Iterable[int]) -> dict[TranscriptId, TranscriptInfo]:
+    rows = store.conn.execute(
+        "SELECT tr.id, tr.category, tr.client_key, tr.client_names "
+        "FROM json_each(?) j JOIN transcripts tr ON tr.id = j.value",
+        [json.dumps(sorted(set(transcript_ids)))],
+    )
+    return {
+        TranscriptId(r[0]): TranscriptInfo(r[1], r[2], tuple(json.loads(r[3]))) for r in rows
+    }
+
+
+def therapist_length_counts(store: Store) -> dict[int, int]:
+    """Word count → number of therapist turns; counts at or above the cap share its bin."""
+    rows = store.conn.execute(
+        "SELECT min(word_count, ?), count(*) FROM turns WHERE role = 'therapist' GROUP BY 1",
+        [LENGTH_HISTOGRAM_CAP],
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def frozen_test_dataset(store: Store) -> DatasetRecord | None:
+    """The most recent dataset whose test split is frozen, if any."""
+    row = store.conn.execute(
+        f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE test_frozen = 1 ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    return _dataset(row) if row else None
+
+
+def dataset_exists(store: Store, name: str) -> bool:
+    return store.conn.execute("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchone() is not None
+
+
+def example_counts(store: Store) -> dict[DatasetId, dict[str, int]]:
+    """dataset id → split → number of examples, for listings."""
+    out: dict[DatasetId, dict[str, int]] = {}
+    for did, split, n in store.conn.execute(
+        "SELECT dataset_id, split, count(*) FROM dataset_examples GROUP BY dataset_id, split"
+    ):
+        out.setdefault(DatasetId(did), {})[split] = n
+    return out

@@ -105,7 +105,10 @@ def _turns_search(db: sqlite_utils.Database) -> None:
         CREATE TRIGGER turns_fts_update AFTER UPDATE OF text ON turns BEGIN
             INSERT INTO turns_fts(turns_fts, rowid, text) VALUES ('delete', old.id, old.text);
             INSERT INTO turns_fts(rowid, text) VALUES (new.id, new.text);
-        END
+        END;
+        -- Index the turns that predate this step (an external-content table
+        -- starts empty; without this, older sessions would never be found).
+        INSERT INTO turns_fts(turns_fts) VALUES ('rebuild')
         """,
     )
 
@@ -118,37 +121,84 @@ def _decisions(db: sqlite_utils.Database) -> None:
     # The append-only decision log is the source of truth, the undo history
     # and the audit trail. ``rater_turn_state`` is derived from it inside the
     # same transaction as each decision, so reads never replay the log.
+    # docs/decision-policy.md explains the undo model and the rater policy.
     _script(
         db,
         """
+        -- One row per user step (a key press, a bulk action, an undo, a redo).
+        -- Each rater's undo and redo stacks are linked lists threaded through
+        -- these rows, so "what would Ctrl+Z undo" is one indexed lookup and
+        -- survives restarts without replaying the log.
+        CREATE TABLE decision_batches (
+            batch INTEGER PRIMARY KEY,
+            rater TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('do', 'undo', 'redo')),
+            label TEXT NOT NULL,
+            -- undo: the step it reverses; redo: the step whose effect it re-applies
+            target INTEGER REFERENCES decision_batches(batch),
+            -- the entry beneath this one on the stack it was pushed onto
+            below INTEGER REFERENCES decision_batches(batch),
+            -- this rater's stack tops after this step
+            undo_top INTEGER REFERENCES decision_batches(batch),
+            redo_top INTEGER REFERENCES decision_batches(batch),
+            at TEXT NOT NULL
+        );
+        CREATE INDEX decision_batches_rater ON decision_batches(rater, batch);
+        -- Never UPDATEd or DELETEd (a transcript's deletion cascades, for privacy).
+        -- A row holds the rater's complete state of the turn AFTER the row, so
+        -- any row answers "what did this rater think then" on its own.
+        -- Category changes are rows too: turn_id NULL, category/prev_category set.
         CREATE TABLE decisions (
             id INTEGER PRIMARY KEY,
-            turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
-            transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
+            batch INTEGER NOT NULL REFERENCES decision_batches(batch),
             rater TEXT NOT NULL,
-            -- one user step (a key press, a bulk action, an undo) = one batch
-            batch INTEGER NOT NULL,
-            action TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN (
+                'include', 'exclude', 'rate', 'flag', 'unflag', 'note', 'clear',
+                'category', 'undo', 'redo')),
+            turn_id INTEGER REFERENCES turns(id) ON DELETE CASCADE,
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
             status TEXT CHECK (status IN ('included', 'excluded', 'unreviewed')),
             rating INTEGER CHECK (rating BETWEEN 1 AND 5),
             reason TEXT,
             note TEXT,
-            flagged INTEGER,
-            at TEXT NOT NULL
+            flagged INTEGER CHECK (flagged IN (0, 1)),
+            category TEXT,
+            prev_category TEXT,
+            at TEXT NOT NULL,
+            CHECK ((turn_id IS NULL) = (category IS NOT NULL)),
+            CHECK (turn_id IS NULL OR (status IS NOT NULL AND flagged IS NOT NULL))
         );
-        CREATE INDEX decisions_turn ON decisions(turn_id);
+        CREATE INDEX decisions_turn ON decisions(turn_id, rater);
         CREATE INDEX decisions_batch ON decisions(batch);
+        CREATE INDEX decisions_transcript ON decisions(transcript_id);
         CREATE TABLE rater_turn_state (
             turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
             rater TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'unreviewed',
-            rating INTEGER,
+            -- copied from turns so per-transcript progress needs no join on 1M turns
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
+            status TEXT NOT NULL DEFAULT 'unreviewed'
+                CHECK (status IN ('included', 'excluded', 'unreviewed')),
+            rating INTEGER CHECK (rating BETWEEN 1 AND 5),
             reason TEXT,
             note TEXT,
             flagged INTEGER NOT NULL DEFAULT 0,
             updated_at TEXT NOT NULL,
+            -- the turn's word count, kept by the triggers below, so progress at any
+            -- minimum length reads this small table alone
+            word_count INTEGER,
             PRIMARY KEY (turn_id, rater)
         ) WITHOUT ROWID;
+        CREATE TRIGGER rater_turn_state_words AFTER INSERT ON rater_turn_state
+        WHEN new.word_count IS NULL BEGIN
+            UPDATE rater_turn_state SET word_count = (SELECT word_count FROM turns WHERE id = new.turn_id)
+            WHERE turn_id = new.turn_id AND rater = new.rater;
+        END;
+        CREATE TRIGGER turns_words_to_rater_state AFTER UPDATE OF word_count ON turns BEGIN
+            UPDATE rater_turn_state SET word_count = new.word_count WHERE turn_id = new.id;
+        END;
+        -- Eligible therapist turns (at least N words) per transcript, and their J/K
+        -- order, from this index alone: a range scan reads only the long turns.
+        CREATE INDEX turns_role_words_transcript ON turns(role, word_count, transcript_id, position);
         -- The decision policy across raters (documented in docs/decision-policy.md):
         -- any rater's exclusion wins; otherwise included if any rater included;
         -- rating is the mean of the raters' ratings; flagged if anyone flagged.
@@ -203,3 +253,57 @@ def _datasets(db: sqlite_utils.Database) -> None:
 
 
 # Evaluation (issue 5) — migrations 0005_* go here ############################
+
+
+@MIGRATIONS(name="0005_responses")
+def _responses(db: sqlite_utils.Database) -> None:
+    # A *system* is a named source of replies (an imported file, a base or a
+    # tuned model's generations). Its kind and provenance are data, not
+    # schema, so a generator can add systems later without a migration. The
+    # therapist is built in (its replies are the references) and never stored.
+    # Metric inputs (VADER is the cost) are cached beside the text they
+    # describe, never in a table of their own, so deleting a transcript, a
+    # dataset or a system deletes them too; ``scorer`` names the VADER and
+    # metric version that computed them (NULL: not computed yet).
+    _script(
+        db,
+        """
+        CREATE TABLE systems (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            provenance TEXT NOT NULL DEFAULT '{}',   -- JSON object
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE responses (
+            system_id INTEGER NOT NULL REFERENCES systems(id) ON DELETE CASCADE,
+            example_id TEXT NOT NULL REFERENCES dataset_examples(example_id) ON DELETE CASCADE,
+            text TEXT NOT NULL DEFAULT '',
+            -- ok: usable; empty: the source gave no text; blocked: a safety
+            -- filter withheld it. Only 'ok' replies are scored.
+            state TEXT NOT NULL DEFAULT 'ok' CHECK (state IN ('ok', 'empty', 'blocked')),
+            detail TEXT NOT NULL DEFAULT '',
+            provenance TEXT NOT NULL DEFAULT '{}',   -- JSON: file and line, or request
+            created_at TEXT NOT NULL,
+            scorer TEXT,
+            words INTEGER,
+            sentences INTEGER,
+            compound REAL,
+            questions INTEGER,
+            PRIMARY KEY (system_id, example_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX responses_example ON responses(example_id);
+        CREATE TABLE reference_features (
+            turn_id INTEGER PRIMARY KEY REFERENCES turns(id) ON DELETE CASCADE,
+            scorer TEXT NOT NULL,
+            words INTEGER NOT NULL,
+            sentences INTEGER NOT NULL,
+            compound REAL NOT NULL,
+            questions INTEGER NOT NULL
+        );
+        -- An edited turn is scored again from its new text.
+        CREATE TRIGGER reference_features_stale AFTER UPDATE OF text ON turns BEGIN
+            DELETE FROM reference_features WHERE turn_id = new.id;
+        END
+        """,
+    )

@@ -1,0 +1,446 @@
+"""Building a dataset: select targets, split, build contexts, check, store.
+
+``preview`` answers the rules form's live counts (no contexts, no writing);
+``build_dataset`` does the whole job and stores the dataset only when every
+check passed; ``export_dataset`` writes the folder from what was stored.
+Nothing depends on the clock or on iteration order of unordered containers, so
+the same store and rules give the same examples, ids and bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from core.datasets import tokens
+from core.datasets.card import WORD_BUCKETS, render_card
+from core.datasets.export import Example, Rendered, hash_examples, write_folder
+from core.datasets.leakage import LeakageItem, check_leakage, normalise
+from core.datasets.rules import DatasetRules
+from core.datasets.splits import assign_splits
+from core.datasets.targets import (
+    Message,
+    Selection,
+    build_contexts,
+    context_windows,
+    merge_turns,
+    select_targets,
+)
+from core.errors import UsageError, ValidationError
+from core.ids import TranscriptId, TurnId
+from core.progress import TaskState, null_state
+from core.store import Store
+from core.store import datasets as ds_store
+from core.store.datasets import SPLITS, CandidateRow, DatasetRecord, ExampleRow
+
+MIN_TEST_ITEMS_PER_CATEGORY = 10
+MAX_NAME_LENGTH = 100
+
+
+# Shared planning ##############################################################
+
+
+@dataclass(slots=True)
+class _Plan:
+    rules: DatasetRules
+    selection: Selection
+    # targets outside the frozen test split's groups, minus those that repeat a test target
+    fresh: list[CandidateRow]
+    split_of: dict[TurnId, str]
+    frozen: DatasetRecord | None
+    frozen_rows: list[ExampleRow]
+    frozen_texts: dict[TurnId, tuple[str, str]]  # the frozen items' target and context turns
+    text_key: dict[TurnId, str]  # normalised target text of every target
+    removed: dict[str, int]
+
+
+def _plan(store: Store, rules: DatasetRules) -> _Plan:
+    """Selection, frozen test split, split assignment and test-duplicate removal: all but contexts."""
+    candidates = ds_store.candidate_targets(store, rules.min_words)
+    selection = select_targets(candidates, rules)
+    removed = dict(selection.removed)
+    frozen = ds_store.frozen_test_dataset(store)
+    frozen_rows = ds_store.examples_of(store, frozen.id, "test") if frozen else []
+    frozen_texts: dict[TurnId, tuple[str, str]] = {}
+    fresh = selection.targets
+    if frozen is not None:
+        barred_transcripts = {r.transcript_id for r in frozen_rows}
+        info = ds_store.transcript_info(store, barred_transcripts)
+        barred_clients = {i.client_key for i in info.values() if i.client_key}
+        fresh = [
+            t for t in selection.targets
+            if t.transcript_id not in barred_transcripts and t.client_key not in barred_clients
+        ]
+        removed["frozen_test_holdout"] = len(selection.targets) - len(fresh)
+        wanted = {r.turn_id for r in frozen_rows}
+        wanted.update(t for r in frozen_rows for t in r.context_turn_ids)
+        frozen_texts = _texts(store, wanted, f"the frozen test split of dataset {frozen.name!r}",
+                              f"delete dataset {frozen.name!r} (and the datasets that reuse its test split) "
+                              "to draw a new test split")
+    split_of = dict(assign_splits(fresh, rules.split, rules.seed, with_test=frozen is None).split_of)
+    # A reply whose text is also a test target's would be seen in training and
+    # then "predicted" in the test: keep it only on the test side.
+    text_key = {t.turn_id: normalise(t.text or "") for t in fresh}
+    text_key.update((r.turn_id, normalise(frozen_texts[r.turn_id][1])) for r in frozen_rows)
+    test_keys = {text_key[r.turn_id] for r in frozen_rows}
+    test_keys.update(text_key[t.turn_id] for t in fresh if split_of[t.turn_id] == "test")
+    kept = [t for t in fresh if split_of[t.turn_id] == "test" or text_key[t.turn_id] not in test_keys]
+    removed["duplicates_test"] = len(fresh) - len(kept)
+    return _Plan(rules, selection, kept, split_of, frozen, frozen_rows, frozen_texts, text_key, removed)
+
+
+def _too_few_test_warnings(test_by_category: dict[str, int], categories: set[str]) -> list[str]:
+    if categories and not any(test_by_category.values()):
+        return ["the test split is empty: too few clients for these percentages (try a larger test share "
+                "or another seed)"]
+    return [
+        f"category {cat}: only {test_by_category.get(cat, 0)} test items "
+        f"(at least {MIN_TEST_ITEMS_PER_CATEGORY} are needed to evaluate it)"
+        for cat in sorted(categories)
+        if test_by_category.get(cat, 0) < MIN_TEST_ITEMS_PER_CATEGORY
+    ]
+
+
+# Preview (live counts for the rules form) ####################################
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    rules: DatasetRules
+    therapist_turns: int
+    therapist_under_8: int
+    candidates: int  # therapist turns of min_words+ words
+    targets: int  # examples the build would make (the token-limit check needs contexts: not applied)
+    unreviewed_targets: int
+    flagged_targets: int
+    removed: dict[str, int]
+    splits: dict[str, int]
+    by_category: dict[str, dict[str, int]]  # category → split → count
+    all_lengths: dict[int, int]  # therapist turns: words (capped) → count
+    target_lengths: dict[int, int]  # selected targets, same bins
+    test_from: str | None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def under_8_share(self) -> float:
+        return self.therapist_under_8 / self.therapist_turns if self.therapist_turns else 0.0
+
+
+def _cap(words: int) -> int:
+    return min(words, ds_store.LENGTH_HISTOGRAM_CAP)
+
+
+def preview(store: Store, rules: DatasetRules) -> Preview:
+    """What the rules would select, per split and category, without building anything."""
+    rules.validate()
+    plan = _plan(store, rules)
+    all_lengths = ds_store.therapist_length_counts(store)
+    by_category: dict[str, dict[str, int]] = {}
+    splits = dict.fromkeys(SPLITS, 0)
+    target_lengths: Counter[int] = Counter()
+    for t in plan.fresh:
+        split = plan.split_of[t.turn_id]
+        by_category.setdefault(t.category, dict.fromkeys(SPLITS, 0))[split] += 1
+        splits[split] += 1
+        target_lengths[_cap(t.words)] += 1
+    for r in plan.frozen_rows:
+        by_category.setdefault(r.category, dict.fromkeys(SPLITS, 0))["test"] += 1
+        splits["test"] += 1
+        target_lengths[_cap(r.target_words)] += 1
+    test_counts = {c: v["test"] for c, v in by_category.items()}
+    warnings = _too_few_test_warnings(test_counts, set(by_category))
+    if splits["validation"] > tokens.MAX_VALIDATION_EXAMPLES:
+        warnings.append(_validation_limit_warning(splits["validation"]))
+    return Preview(
+        rules=rules,
+        therapist_turns=sum(all_lengths.values()),
+        therapist_under_8=sum(n for w, n in all_lengths.items() if w < 8),
+        candidates=plan.selection.candidates,
+        targets=sum(splits.values()),
+        unreviewed_targets=sum(1 for t in plan.fresh if t.status == "unreviewed"),
+        flagged_targets=sum(1 for t in plan.fresh if t.flagged),
+        removed=plan.removed,
+        splits=splits,
+        by_category=by_category,
+        all_lengths=all_lengths,
+        target_lengths=dict(target_lengths),
+        test_from=plan.frozen.name if plan.frozen else None,
+        warnings=warnings,
+    )
+
+
+def _validation_limit_warning(n: int) -> str:
+    return (
+        f"{n} validation examples: Vertex AI accepts at most {tokens.MAX_VALIDATION_EXAMPLES}; "
+        "lower the validation share or upload only part of the file"
+    )
+
+
+# Build ########################################################################
+
+
+class _Item(NamedTuple):
+    """An example before it has an id."""
+
+    split: str
+    turn_id: TurnId
+    transcript_id: TranscriptId
+    category: str
+    words: int
+    target: str
+    context: tuple[Message, ...]
+    order: str
+
+
+def _order_key(seed: int, turn_id: int) -> str:
+    # Seeded shuffle of the lines (tuning reads files in order); reproducible anywhere.
+    return hashlib.sha256(f"{seed}\x00line\x00{turn_id}".encode()).hexdigest()
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise UsageError("a dataset needs a name")
+    if len(name) > MAX_NAME_LENGTH or any(ch in name for ch in "\n\r\t/\\"):
+        raise UsageError(f"dataset name {name[:40]!r}: at most {MAX_NAME_LENGTH} characters, "
+                         "no slashes, tabs or line breaks")
+    return name
+
+
+def build_dataset(
+    store: Store, name: str, rules: DatasetRules, state: TaskState | None = None
+) -> DatasetRecord:
+    """Build, check and store a dataset; raises (and stores nothing) on any failed check."""
+    state = state or null_state()
+    rules.validate()
+    name = _check_name(name)
+    if ds_store.dataset_exists(store, name):
+        raise UsageError(f"a dataset named {name!r} already exists")
+    state.update(0, 0, "selecting targets")
+    plan = _plan(store, rules)
+    state.check_cancelled()
+    removed = plan.removed
+    removed["over_token_limit"] = 0
+
+    state.update(0, 0, "reading contexts")
+    windows = context_windows(plan.fresh, rules)
+    items: list[_Item] = []
+    for target, context in build_contexts(plan.fresh, ds_store.turns_in_ranges(store, windows), rules):
+        if context is None:  # cannot happen after select_targets; kept as a guard
+            removed["no_client_turn"] += 1
+            continue
+        assert target.text is not None
+        items.append(_Item(plan.split_of[target.turn_id], target.turn_id, target.transcript_id,
+                           target.category, target.words, target.text, context,
+                           _order_key(rules.seed, target.turn_id)))
+    state.check_cancelled()
+    items += _frozen_items(plan, rules.seed)
+
+    warnings: list[str] = []
+    system = rules.system_instruction
+    token_counts: dict[TurnId, int] = {}
+    kept = []
+    for item in items:
+        n = tokens.estimate_tokens([system, item.target, *(m.text for m in item.context)])
+        if n > tokens.MAX_TOKENS_PER_EXAMPLE:
+            if rules.over_limit == "drop" and item.split != "test":
+                removed["over_token_limit"] += 1
+                continue
+            warnings.append(f"turn {item.turn_id}: about {n} tokens, over the "
+                            f"{tokens.MAX_TOKENS_PER_EXAMPLE}-token limit per example")
+        token_counts[item.turn_id] = n
+        kept.append(item)
+    items = kept
+    state.check_cancelled()
+
+    if not items:
+        raise UsageError(
+            f"no therapist turn matches the rules ({plan.selection.candidates} of {rules.min_words}+ words "
+            "before the other rules); nothing was built"
+        )
+    client_of = {tid: info.client_key for tid, info in
+                 ds_store.transcript_info(store, {i.transcript_id for i in items}).items()}
+    check_leakage(
+        LeakageItem(i.turn_id, i.split, i.transcript_id, client_of.get(i.transcript_id), plan.text_key[i.turn_id])
+        for i in items
+    )
+
+    names = ds_store.transcript_info(store, {i.transcript_id for i in items if i.split == "test"})
+    split_rank = {s: n for n, s in enumerate(SPLITS)}
+    items.sort(key=lambda i: (split_rank[i.split], i.order))
+    first = ds_store.max_example_number(store) + 1
+    examples = [
+        Example(
+            example_id=f"ex-{first + n:08d}",
+            split=i.split,
+            turn_id=i.turn_id,
+            transcript_id=i.transcript_id,
+            category=i.category,
+            target_words=i.words,
+            target=i.target,
+            context=i.context,
+            client_names=names[i.transcript_id].client_names if i.split == "test" else (),
+        )
+        for n, i in enumerate(items)
+    ]
+    rendered = hash_examples(examples, system, state, len(examples))
+    counts = _counts(plan, examples, token_counts, removed, rendered, warnings)
+    state.check_cancelled()
+    state.update(len(examples), len(examples), "saving")
+    ds_store.insert_dataset(
+        store,
+        name=name,
+        rules=rules.to_dict(),
+        seed=rules.seed,
+        counts=counts,
+        content_hash=rendered.content_hash,
+        system_instruction=system,
+        examples=[
+            ExampleRow(e.example_id, e.split, e.turn_id, e.transcript_id, e.category, e.target_words,
+                       tuple(t for m in e.context for t in m.turn_ids))
+            for e in examples
+        ],
+        test_from=plan.frozen.id if plan.frozen else None,
+        test_frozen=rules.freeze_test,
+    )
+    return ds_store.get_dataset(store, name)
+
+
+def _frozen_items(plan: _Plan, seed: int) -> list[_Item]:
+    """The frozen test split's items, exactly as frozen: same targets, same context turns."""
+    texts = plan.frozen_texts
+    return [
+        _Item("test", r.turn_id, r.transcript_id, r.category, r.target_words, texts[r.turn_id][1],
+              tuple(merge_turns((t, *texts[t]) for t in r.context_turn_ids)), _order_key(seed, r.turn_id))
+        for r in plan.frozen_rows
+    ]
+
+
+def _texts(store: Store, wanted: set[TurnId], what: str, remedy: str) -> dict[TurnId, tuple[str, str]]:
+    texts = ds_store.turn_texts(store, wanted)
+    missing = wanted - texts.keys()
+    if missing:
+        raise ValidationError(
+            f"{what} refers to {len(missing)} turns that are no longer in the workspace "
+            f"(e.g. turn {min(missing)}); {remedy}"
+        )
+    return texts
+
+
+def _bucket(words: int) -> str:
+    for low, high, label in WORD_BUCKETS:
+        if words >= low and (high is None or words <= high):
+            return label
+    return WORD_BUCKETS[-1][2]
+
+
+def _counts(
+    plan: _Plan,
+    examples: list[Example],
+    token_counts: dict[TurnId, int],
+    removed: dict[str, int],
+    rendered: Rendered,
+    warnings: list[str],
+) -> dict[str, Any]:
+    splits = dict.fromkeys(SPLITS, 0)
+    by_category: dict[str, dict[str, int]] = {}
+    buckets = {label: dict.fromkeys(SPLITS, 0) for _, _, label in WORD_BUCKETS}
+    for e in examples:
+        splits[e.split] += 1
+        by_category.setdefault(e.category, dict.fromkeys(SPLITS, 0))[e.split] += 1
+        buckets[_bucket(e.target_words)][e.split] += 1
+    words = sorted(e.target_words for e in examples)
+    warnings = list(warnings)
+    warnings += _too_few_test_warnings({c: v["test"] for c, v in by_category.items()}, set(by_category))
+    if splits["validation"] > tokens.MAX_VALIDATION_EXAMPLES:
+        warnings.append(_validation_limit_warning(splits["validation"]))
+    for name, size in rendered.sizes.items():
+        if size > tokens.MAX_FILE_BYTES:
+            warnings.append(f"{name}: {size} bytes, over Vertex AI's 1 GB per file")
+    if splits["train"] == 0:
+        warnings.append("the train split is empty")
+    values = list(token_counts.values())
+    return {
+        "splits": splits,
+        "by_category": by_category,
+        "candidates": plan.selection.candidates,
+        "unreviewed_targets": sum(
+            1 for t in plan.fresh if t.status == "unreviewed" and t.turn_id in token_counts
+        ),
+        "flagged_targets": sum(1 for t in plan.fresh if t.flagged and t.turn_id in token_counts),
+        "removed": removed,
+        "target_words": {
+            "min": words[0] if words else 0,
+            "median": statistics.median_low(words) if words else 0,
+            "p90": words[int(0.9 * (len(words) - 1))] if words else 0,
+            "max": words[-1] if words else 0,
+            "buckets": buckets,
+        },
+        "tokens": {"max": max(values, default=0), "mean": round(sum(values) / len(values)) if values else 0},
+        "files": rendered.files,
+        "sizes": rendered.sizes,
+        "training_hash": rendered.training_hash,
+        "test_from_name": plan.frozen.name if plan.frozen else None,
+        "warnings": warnings,
+    }
+
+
+# Export #######################################################################
+
+
+def stored_examples(store: Store, record: DatasetRecord) -> Iterator[Example]:
+    """The dataset's examples rebuilt from its stored membership, in file order."""
+    rows = ds_store.examples_of(store, record.id)
+    wanted = {r.turn_id for r in rows}
+    wanted.update(t for r in rows for t in r.context_turn_ids)
+    texts = _texts(store, wanted, f"dataset {record.name!r}", "build a new dataset")
+    names = ds_store.transcript_info(store, {r.transcript_id for r in rows if r.split == "test"})
+    split_rank = {s: n for n, s in enumerate(SPLITS)}
+    rows.sort(key=lambda r: (split_rank[r.split], r.example_id))
+    for r in rows:
+        yield Example(
+            example_id=r.example_id,
+            split=r.split,
+            turn_id=r.turn_id,
+            transcript_id=r.transcript_id,
+            category=r.category,
+            target_words=r.target_words,
+            target=texts[r.turn_id][1],
+            context=tuple(merge_turns((t, *texts[t]) for t in r.context_turn_ids)),
+            client_names=names[r.transcript_id].client_names if r.split == "test" else (),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    folder: Path
+    files: dict[str, int]  # file name → bytes
+    content_hash: str
+
+
+def export_dataset(
+    store: Store, name: str, out_dir: Path | str, state: TaskState | None = None
+) -> ExportResult:
+    """Write the dataset's folder; refuses (writing nothing) if the store no longer matches its hash."""
+    state = state or null_state()
+    record = ds_store.get_dataset(store, name)
+    total = sum(record.counts.get("splits", {}).values())
+    out = Path(out_dir)
+    rendered = write_folder(
+        out,
+        stored_examples(store, record),
+        record.system_instruction,
+        lambda r: render_card(record, r),
+        expected_hash=record.content_hash,
+        state=state,
+        total=total,
+    )
+    files = dict(rendered.sizes)
+    files["DATASET.md"] = (out / "DATASET.md").stat().st_size
+    state.update(total, total, "done")
+    return ExportResult(out, files, rendered.content_hash)

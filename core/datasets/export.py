@@ -1,0 +1,225 @@
+"""The export folder: every file rendered from stored examples, written atomically.
+
+Rendering is a pure function of the examples and the system instruction, so
+the build (which only hashes) and the export (which writes) produce the same
+bytes. Each file goes to a private temp file in the target folder, is flushed
+and fsynced, and only when every file is complete (and the content hash matches
+the one stored at build time) are they all renamed into place with
+``os.replace``: a crash or Cancel leaves the folder as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+from core.datasets import formats
+from core.datasets.targets import Message
+from core.errors import AttuneError, UsageError, ValidationError
+from core.ids import TranscriptId, TurnId
+from core.progress import TaskState, null_state
+
+class ExportFailed(AttuneError):
+    """The export folder could not be written; it was left as it was."""
+
+
+# The example files, in the order the content hash covers them.
+EXAMPLE_FILES = (
+    "vertex_train.jsonl",
+    "vertex_validation.jsonl",
+    "openai_train.jsonl",
+    "openai_validation.jsonl",
+    "hf_train.jsonl",
+    "hf_validation.jsonl",
+    "hf_test.jsonl",
+    "test.jsonl",
+    "manifest.jsonl",
+)
+TRAINING_FILES = EXAMPLE_FILES[:7]  # no example ids inside: equal across rebuilds in one store
+CARD_FILE = "DATASET.md"
+ALL_FILES = (*EXAMPLE_FILES, CARD_FILE)
+
+
+class Example(NamedTuple):
+    example_id: str
+    split: str
+    turn_id: TurnId
+    transcript_id: TranscriptId
+    category: str
+    target_words: int
+    target: str
+    context: tuple[Message, ...]
+    client_names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    files: dict[str, str]  # file name → sha256 hex
+    sizes: dict[str, int]
+    content_hash: str
+    training_hash: str
+
+
+def combined_hash(files: dict[str, str], names: Iterable[str]) -> str:
+    h = hashlib.sha256()
+    for name in names:
+        h.update(f"{name}\x00{files[name]}\n".encode())
+    return h.hexdigest()
+
+
+class _Sink:
+    """Hashes what is written and, when given a file, writes it too."""
+
+    def __init__(self, file: BinaryIO | None = None) -> None:
+        self.hash = hashlib.sha256()
+        self.size = 0
+        self.file = file
+
+    def write(self, data: bytes) -> None:
+        self.hash.update(data)
+        self.size += len(data)
+        if self.file is not None:
+            self.file.write(data)
+
+
+def render(
+    examples: Iterable[Example],
+    system: str,
+    sinks: dict[str, _Sink],
+    state: TaskState | None = None,
+    total: int = 0,
+) -> None:
+    """Write every example file's lines to its sink; examples come in file order."""
+    state = state or null_state()
+    w = {name: sinks[name].write for name in EXAMPLE_FILES}
+    cache = formats.encoder_cache()
+    for n, ex in enumerate(examples):
+        if n % 20_000 == 0:
+            cache.clear()  # bounded memory; contexts overlap only between neighbours
+        if n % 2000 == 0:
+            state.check_cancelled()
+            state.update(n, total, "writing examples")
+        w["manifest.jsonl"](
+            formats.manifest_line(
+                example_id=ex.example_id,
+                split=ex.split,
+                transcript_id=ex.transcript_id,
+                turn_id=ex.turn_id,
+                category=ex.category,
+                target_words=ex.target_words,
+            )
+        )
+        vertex, chat = formats.example_lines(system, ex.context, ex.target, cache)
+        if ex.split == "test":
+            w["hf_test.jsonl"](chat)
+            w["test.jsonl"](
+                formats.dumps_line(
+                    formats.held_out_item(
+                        example_id=ex.example_id,
+                        category=ex.category,
+                        client_names=ex.client_names,
+                        system=system,
+                        context=ex.context,
+                        reference=ex.target,
+                        transcript_id=ex.transcript_id,
+                        turn_id=ex.turn_id,
+                    )
+                )
+            )
+            continue
+        split = ex.split
+        w[f"vertex_{split}.jsonl"](vertex)
+        w[f"openai_{split}.jsonl"](chat)
+        w[f"hf_{split}.jsonl"](chat)
+
+
+def hash_examples(examples: Iterable[Example], system: str, state: TaskState | None = None, total: int = 0) -> Rendered:
+    sinks = {name: _Sink() for name in EXAMPLE_FILES}
+    render(examples, system, sinks, state, total)
+    return _rendered(sinks)
+
+
+def _rendered(sinks: dict[str, _Sink]) -> Rendered:
+    files = {name: sinks[name].hash.hexdigest() for name in EXAMPLE_FILES}
+    return Rendered(
+        files=files,
+        sizes={name: sinks[name].size for name in EXAMPLE_FILES},
+        content_hash=combined_hash(files, EXAMPLE_FILES),
+        training_hash=combined_hash(files, TRAINING_FILES),
+    )
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_folder(
+    out_dir: Path,
+    examples: Iterable[Example],
+    system: str,
+    card: Callable[[Rendered], bytes],
+    *,
+    expected_hash: str,
+    state: TaskState | None = None,
+    total: int = 0,
+) -> Rendered:
+    """Render into temp files in ``out_dir``, check the hash, then rename them all into place.
+
+    ``card`` renders DATASET.md once the example files' hashes are known.
+    Raises ``ValidationError`` (and leaves ``out_dir`` untouched) when the
+    rendered content no longer matches ``expected_hash``.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ExportFailed(f"{out_dir}: cannot create the folder ({exc.strerror or exc})") from exc
+    temps: dict[str, Path] = {}
+    handles: dict[str, BinaryIO] = {}
+    try:
+        for name in ALL_FILES:
+            # mkstemp: owner-only (0600), in the same folder so os.replace is a rename
+            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
+            temps[name] = Path(tmp)
+            handles[name] = os.fdopen(fd, "wb", buffering=1024 * 1024)
+        sinks = {name: _Sink(handles[name]) for name in EXAMPLE_FILES}
+        render(examples, system, sinks, state, total)
+        rendered = _rendered(sinks)
+        if rendered.content_hash != expected_hash:
+            raise ValidationError(
+                f"{out_dir}: the examples no longer match the dataset's content hash (turn texts or "
+                "transcripts changed since it was built); nothing was written — build a new dataset"
+            )
+        handles[CARD_FILE].write(card(rendered))
+        for f in handles.values():
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
+        for name in ALL_FILES:
+            os.replace(temps[name], out_dir / name)
+        _fsync_dir(out_dir)
+        temps.clear()
+        return rendered
+    except OSError as exc:
+        raise ExportFailed(f"{out_dir}: cannot write the export ({exc.strerror or exc})") from exc
+    finally:
+        for f in handles.values():
+            with contextlib.suppress(OSError):
+                f.close()
+        for tmp in temps.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink()

@@ -1,0 +1,199 @@
+"""Which therapist turns become targets, and the conversation each one answers.
+
+Selection (the decision policy comes from the curation area's ``turn_effective``
+view; turns missing from it are unreviewed):
+
+1. a therapist turn of at least ``min_words`` words;
+2. not excluded;
+3. if rated, rated at least ``min_rating`` (unrated turns are kept);
+4. with ``reviewed_only``, only turns a rater included;
+5. it must answer a client: the nearest earlier turn that is not ``other`` is a
+   client turn. A therapist turn that follows another therapist turn, or opens
+   the session, has nothing in the context to reply to, so it is left out
+   (and counted) rather than given a context that skips what was said.
+
+Context (oldest first, cut only at turn boundaries):
+
+- ``other`` turns (interpreters, family members, unknown speakers) are dropped:
+  neither the ``user`` nor the ``model`` role fits them;
+- consecutive turns of one role, once ``other`` turns are gone, are merged into
+  one message joined by a newline, so roles strictly alternate;
+- at most ``context_turns`` of these merged turns are kept, then the oldest one
+  is dropped if it is a therapist turn, so the context starts and ends on a
+  client turn (it therefore holds an odd number of messages);
+- then the oldest client+therapist pairs are dropped while the context is over
+  ``context_chars`` characters; the last client turn is always kept, because a
+  target needs something to answer (the token-limit check catches the rare
+  single turn that is too long).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from core.datasets.rules import DatasetRules
+from core.ids import TurnId
+from core.store.datasets import CandidateRow
+
+# Raw turns read before a target when building its context; merging and
+# dropping ``other`` turns mean a few more than ``context_turns`` may be needed.
+WINDOW_FACTOR = 2
+WINDOW_EXTRA = 4
+
+REMOVAL_REASONS = {
+    "excluded": "excluded by a rater",
+    "below_rating": "rated below the minimum",
+    "unreviewed": "not reviewed (reviewed-only)",
+    "no_client_turn": "does not follow a client turn",
+}
+
+
+class Message(NamedTuple):
+    """One context message: a run of same-role turns, merged."""
+
+    role: str  # client | therapist
+    text: str
+    turn_ids: tuple[TurnId, ...]
+
+
+@dataclass(slots=True)
+class Selection:
+    targets: list[CandidateRow]
+    removed: dict[str, int]  # reason key → count, see REMOVAL_REASONS
+    candidates: int  # therapist turns long enough, before any other rule
+    unreviewed_targets: int
+    flagged_targets: int
+
+
+def select_targets(candidates: Iterable[CandidateRow], rules: DatasetRules) -> Selection:
+    """Apply the selection rules in order; each removed turn is counted once, under its first reason."""
+    removed = dict.fromkeys(REMOVAL_REASONS, 0)
+    kept: list[CandidateRow] = []
+    total = 0
+    for c in candidates:
+        total += 1
+        if c.words < rules.min_words:
+            continue
+        if c.status == "excluded":
+            removed["excluded"] += 1
+        elif rules.min_rating is not None and c.rating is not None and c.rating < rules.min_rating:
+            removed["below_rating"] += 1
+        elif rules.reviewed_only and c.status != "included":
+            removed["unreviewed"] += 1
+        elif c.prev_role != "client":
+            removed["no_client_turn"] += 1
+        else:
+            kept.append(c)
+    return Selection(
+        targets=kept,
+        removed=removed,
+        candidates=total,
+        unreviewed_targets=sum(1 for c in kept if c.status == "unreviewed"),
+        flagged_targets=sum(1 for c in kept if c.flagged),
+    )
+
+
+def merge_turns(turns: Iterable[tuple[TurnId, str, str]]) -> list[Message]:
+    """(turn id, role, text) oldest first → alternating messages, ``other`` dropped."""
+    runs: list[tuple[str, list[str], list[TurnId]]] = []
+    for turn_id, role, text in turns:
+        if role == "other":
+            continue
+        if runs and runs[-1][0] == role:
+            runs[-1][1].append(text)
+            runs[-1][2].append(turn_id)
+        else:
+            runs.append((role, [text], [turn_id]))
+    return [
+        Message(role, texts[0], (ids[0],)) if len(texts) == 1 else Message(role, "\n".join(texts), tuple(ids))
+        for role, texts, ids in runs
+    ]
+
+
+def _last_messages(turns: list[tuple[TurnId, str, str]], first: int, last: int, limit: int) -> list[Message]:
+    """``merge_turns(turns[first:last])[-limit:]``, reading backwards only as far as needed."""
+    runs: list[tuple[str, list[str], list[TurnId]]] = []  # newest first
+    for i in range(last - 1, first - 1, -1):
+        turn_id, role, text = turns[i]
+        if role == "other":
+            continue
+        if runs and runs[-1][0] == role:
+            runs[-1][1].append(text)
+            runs[-1][2].append(turn_id)
+        elif len(runs) == limit:
+            break
+        else:
+            runs.append((role, [text], [turn_id]))
+    out = []
+    for role, texts, ids in reversed(runs):
+        if len(texts) == 1:  # the common case, without the joins
+            out.append(Message(role, texts[0], (ids[0],)))
+        else:
+            out.append(Message(role, "\n".join(reversed(texts)), tuple(reversed(ids))))
+    return out
+
+
+def trim_context(messages: list[Message], rules: DatasetRules) -> tuple[Message, ...] | None:
+    """Cut merged messages to the rules; None when they do not end on a client turn."""
+    if not messages or messages[-1].role != "client":
+        return None
+    kept = messages[-rules.context_turns :]
+    if kept[0].role != "client":
+        kept = kept[1:]
+    chars = sum(len(m.text) for m in kept)
+    start = 0
+    while chars > rules.context_chars and len(kept) - start > 1:
+        chars -= len(kept[start].text) + len(kept[start + 1].text)
+        start += 2
+    return tuple(kept[start:])
+
+
+def context_windows(targets: Iterable[CandidateRow], rules: DatasetRules) -> list[tuple[int, int, int]]:
+    """Non-overlapping (transcript, first position, last position) ranges covering every target's window."""
+    width = rules.context_turns * WINDOW_FACTOR + WINDOW_EXTRA
+    spans = sorted((t.transcript_id, max(0, t.position - width), t.position - 1) for t in targets)
+    merged: list[tuple[int, int, int]] = []
+    for tid, lo, hi in spans:
+        if hi < lo:
+            continue
+        if merged and merged[-1][0] == tid and lo <= merged[-1][2] + 1:
+            if hi > merged[-1][2]:
+                merged[-1] = (tid, merged[-1][1], hi)
+        else:
+            merged.append((tid, lo, hi))
+    return merged
+
+
+def build_contexts(
+    targets: list[CandidateRow],
+    window_turns: Iterator[tuple[int, int, int, str, str]],
+    rules: DatasetRules,
+) -> Iterator[tuple[CandidateRow, tuple[Message, ...] | None]]:
+    """Pair each target with its context.
+
+    ``window_turns`` are the turns of ``context_windows(targets)``, ordered by
+    transcript and position (one sequential read instead of a query per target).
+    Yields in (transcript, position) order.
+    """
+    width = rules.context_turns * WINDOW_FACTOR + WINDOW_EXTRA
+    by_place = sorted(targets, key=lambda t: (t.transcript_id, t.position))
+    current_tid: int | None = None
+    positions: list[int] = []  # of the current transcript's window turns, ascending
+    turns: list[tuple[TurnId, str, str]] = []  # (id, role, text), parallel to positions
+    pending = next(window_turns, None)
+    for target in by_place:
+        if target.transcript_id != current_tid:
+            current_tid = target.transcript_id
+            positions, turns = [], []
+            while pending is not None and pending[1] < current_tid:
+                pending = next(window_turns, None)
+            while pending is not None and pending[1] == current_tid:
+                positions.append(pending[2])
+                turns.append((TurnId(pending[0]), pending[3], pending[4]))
+                pending = next(window_turns, None)
+        first = bisect_left(positions, max(0, target.position - width))
+        last = bisect_left(positions, target.position)
+        yield target, trim_context(_last_messages(turns, first, last, rules.context_turns), rules)

@@ -1,0 +1,129 @@
+"""The paper's per-reply measures, defined exactly (docs/evaluation.md).
+
+For a reply ``t``:
+
+- ``words(t) = len(t.split())``
+- ``sentences(t)`` = non-empty pieces of ``re.split(r"(?<=[.!?])\\s+", t.strip())``
+- ``compound(t)`` = VADER ``polarity_scores(t)["compound"]``
+- ``questions(t) = t.count("?")``; ``has_question(t) = "?" in t``
+- ``uses_name(t, names)``: any client name appears as a whole word, case-insensitive
+
+VADER dominates the cost, so the four text-only measures are computed once
+per distinct text (``features``, cached in memory here and in the store's
+``text_features`` table by ``core.evaluation.features``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import metadata
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+METRICS_VERSION = 1
+
+
+def _vader_version() -> str:
+    try:
+        return metadata.version("vaderSentiment")
+    except metadata.PackageNotFoundError:  # a frozen app may ship without dist-info
+        return "unknown"
+
+
+# A cached feature row is reused only if the same scorer produced it.
+SCORER = f"vader-{_vader_version()}/metrics-{METRICS_VERSION}"
+
+
+class _Vader(SentimentIntensityAnalyzer):
+    """VADER with two quadratic helpers made linear; scores are unchanged.
+
+    Stock ``_negation_check`` and ``_special_idioms_check`` lower-case the
+    whole text for every sentiment word (O(n²) per reply), yet only read
+    the three words before and the two after it. Each call here gets exactly
+    that window, re-indexed, so every index they read names the same word;
+    ``tests/core/test_evaluation_metrics.py`` checks equality with stock VADER.
+    """
+
+    @staticmethod
+    def _negation_check(valence, words_and_emoticons, start_i, i):  # type: ignore[override]
+        # Called only with i > start_i, so i-1..i-3 never go negative.
+        lo = max(0, i - 3)
+        return SentimentIntensityAnalyzer._negation_check(
+            valence, words_and_emoticons[lo : i + 1], start_i, i - lo
+        )
+
+    @staticmethod
+    def _special_idioms_check(valence, words_and_emoticons, i):  # type: ignore[override]
+        if i < 3:  # stock code would wrap negative indices around; keep it identical
+            return SentimentIntensityAnalyzer._special_idioms_check(valence, words_and_emoticons, i)
+        return SentimentIntensityAnalyzer._special_idioms_check(
+            valence, words_and_emoticons[i - 3 : i + 3], 3
+        )
+
+
+@functools.cache
+def _analyzer() -> SentimentIntensityAnalyzer:
+    # Loading the lexicon takes a few ms; one analyzer serves the process.
+    return _Vader()
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def sentences(text: str) -> int:
+    return sum(1 for piece in _SENTENCE_END.split(text.strip()) if piece)
+
+
+def compound(text: str) -> float:
+    return _analyzer().polarity_scores(text)["compound"]
+
+
+def questions(text: str) -> int:
+    return text.count("?")
+
+
+def has_question(text: str) -> bool:
+    return "?" in text
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    # Look-arounds instead of \b so names that start or end with punctuation
+    # ("J.", "O'Neil") still need a non-word neighbour on both sides.
+    alternatives = [re.escape(n.strip()) for n in names if n.strip()]
+    if not alternatives:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
+
+
+def uses_name(text: str, names: Iterable[str]) -> bool:
+    pattern = _name_pattern(tuple(names))
+    return bool(pattern and pattern.search(text))
+
+
+def has_known_name(names: Iterable[str]) -> bool:
+    return any(n.strip() for n in names)
+
+
+@dataclass(frozen=True, slots=True)
+class TextFeatures:
+    """What the metrics need from one text; ``has_question`` is ``questions > 0``."""
+
+    words: int
+    sentences: int
+    compound: float
+    questions: int
+
+    @property
+    def has_question(self) -> bool:
+        return self.questions > 0
+
+
+@functools.lru_cache(maxsize=200_000)
+def features(text: str) -> TextFeatures:
+    return TextFeatures(words(text), sentences(text), compound(text), questions(text))

@@ -1,0 +1,125 @@
+"""Bytes → text for the text-based formats: encodings, and refusing binary files.
+
+Tried in order: a BOM (UTF-8, UTF-16, UTF-32), UTF-16 without a BOM (sniffed
+from the zero bytes of mostly-ASCII text), strict UTF-8, then Windows-1252,
+the usual encoding of transcripts saved by Word on Windows. Anything else is
+one ``ImportFailed`` line: binary, or undecodable.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import Path
+
+from core.errors import ImportFailed
+
+BINARY = "binary file, not a transcript"
+
+_MAGIC: list[tuple[bytes, str]] = [
+    (b"%PDF-", "a PDF file, not a transcript; save it as .txt or .docx first"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Word .doc (or other OLE) file; save it as .docx first"),
+    (b"{\\rtf", "an RTF file; save it as .txt or .docx first"),
+    (b"PK\x03\x04", "a zip archive, not a transcript"),
+    (b"\x89PNG", "an image, not a transcript"),
+    (b"\xff\xd8\xff", "an image, not a transcript"),
+    (b"GIF8", "an image, not a transcript"),
+    (b"\x1f\x8b", "a gzip archive, not a transcript"),
+    (b"SQLite format 3\x00", "a database file, not a transcript"),
+]
+
+# Control bytes that never occur in text (tab, newlines, form feed, ESC are allowed).
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+_SNIFF = 4096
+
+
+def _control_share_too_high(n_control: int, n_total: int) -> bool:
+    # Real transcripts have none; allow a stray one in a long file (a pasted form feed or
+    # a bell), not a pattern.
+    return n_control > max(1, n_total // 1000)
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    sample = head[: _SNIFF - (_SNIFF % 2)]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    pairs = len(odd)
+    zero_even, zero_odd = even.count(0), odd.count(0)
+    # Mostly-Latin UTF-16 text has a zero in every other byte.
+    if zero_odd >= 0.4 * pairs and zero_even <= 0.02 * pairs:
+        return "utf-16-le"
+    if zero_even >= 0.4 * pairs and zero_odd <= 0.02 * pairs:
+        return "utf-16-be"
+    return None
+
+
+def _sniff_encoding(data: bytes) -> tuple[str, int]:
+    """(codec name, BOM length) for ``data``; raises nothing."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8", 3
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32", 0
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", 0
+    sniffed = _utf16_without_bom(data[:_SNIFF])
+    if sniffed:
+        return sniffed, 0
+    return "utf-8", 0
+
+
+def peek_text(head: bytes) -> str:
+    """Best-effort text of a file's first bytes, for sniffing formats (never raises)."""
+    encoding, skip = _sniff_encoding(head)
+    if encoding.startswith(("utf-16", "utf-32")):
+        return head.decode(encoding, errors="replace")
+    return head[skip:].decode("utf-8", errors="replace")
+
+
+def decode_text(path: Path, data: bytes) -> str:
+    """The file's text with newlines normalised to ``\\n``; ImportFailed if it is not text."""
+    for magic, reason in _MAGIC:
+        if data.startswith(magic):
+            raise ImportFailed(path, reason)
+    encoding, skip = _sniff_encoding(data)
+    if encoding == "utf-8":
+        head = data[:65536]
+        if b"\x00" in head:
+            raise ImportFailed(path, BINARY)
+        n_control = len(head) - len(head.translate(None, _CONTROL_BYTES))
+        if _control_share_too_high(n_control, len(head)):
+            raise ImportFailed(path, BINARY)
+        try:
+            text = data[skip:].decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                text = data[skip:].decode("cp1252")
+            except UnicodeDecodeError as exc:
+                raise ImportFailed(
+                    path,
+                    f"cannot be decoded (byte 0x{data[exc.start]:02x} at offset {exc.start} is not "
+                    "valid UTF-8, UTF-16 or Windows-1252 text)",
+                ) from None
+    else:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise ImportFailed(
+                path, f"cannot be decoded as {encoding.upper()} (invalid bytes at offset {exc.start})"
+            ) from None
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        head_text = text[:65536]
+        if "\x00" in head_text or _control_share_too_high(
+            len(_CONTROL_CHARS.findall(head_text)), len(head_text)
+        ):
+            raise ImportFailed(path, BINARY)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\f" in text or "\v" in text:
+        # A form feed is a page break: a line break as far as turns are concerned.
+        text = text.replace("\f", "\n").replace("\v", "\n")
+    if not text.strip():
+        raise ImportFailed(path, "the file is empty")
+    return text

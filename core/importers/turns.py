@@ -1,0 +1,83 @@
+"""What every importer shares once it has (speaker, text) pairs: roles and turn assembly.
+
+``SpeakerRoles`` maps a speaker label as written to a role (label → role map,
+then an honorific rule, then ``other``) and remembers the unknown labels so the
+import can report them. ``assemble_turns`` cleans each utterance, keeps the raw
+text beside the cleaned one, drops turns left empty and merges consecutive
+turns of one speaker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from core.cleaning import clean
+from core.models import ParsedTurn, Role
+from core.speaker_map import normalise_label
+
+# "DR. LEE", "DOCTOR PATEL", "PROF. KIM": a titled professional in a session is the clinician.
+_HONORIFICS = ("DR ", "DOCTOR ", "PROF ", "PROFESSOR ")
+# "CLIENT 2", "THERAPIST-1": numbered participants take the role of the base label.
+_WORD_CHAR = re.compile(r"[^\W_]")
+_NUMBERED = re.compile(r"^(.*?)[\s-]*\d+$")
+
+
+class SpeakerRoles:
+    def __init__(self, speaker_map: Mapping[str, Role | str]) -> None:
+        self._map = {normalise_label(k): Role(v) for k, v in speaker_map.items()}
+        self._cache: dict[str, Role | None] = {}
+        self.unknown: list[str] = []
+
+    def known(self, label: str) -> Role | None:
+        """The role for ``label`` if the map or the honorific rule knows it, else None."""
+        try:
+            return self._cache[label]
+        except KeyError:
+            pass
+        key = normalise_label(label)
+        role = self._map.get(key)
+        if role is None:
+            numbered = _NUMBERED.match(key)
+            if numbered and numbered.group(1):
+                role = self._map.get(numbered.group(1))
+        if role is None and key.startswith(_HONORIFICS):
+            role = Role.THERAPIST
+        self._cache[label] = role
+        return role
+
+    def role(self, label: str) -> Role:
+        """The role for ``label``; unknown labels become ``other`` and are reported once."""
+        role = self.known(label)
+        if role is None:
+            if label not in self.unknown:
+                self.unknown.append(label)
+            return Role.OTHER
+        return role
+
+
+def assemble_turns(utterances: Iterable[tuple[Role, str, str]]) -> list[ParsedTurn]:
+    """(role, speaker as written, raw text) → cleaned turns.
+
+    Utterances left without a letter or digit after cleaning are dropped before
+    merging, so a client's "[laughs]" between two therapist utterances does not
+    keep them apart.
+    Merged text joins with a space (raw text with a newline).
+    """
+    turns: list[ParsedTurn] = []
+    last: ParsedTurn | None = None
+    for role, speaker, raw in utterances:
+        # Stripped first: a turn split from a document ends in a newline, which would
+        # keep clean() off its one-line fast path.
+        raw = raw.strip()
+        text = clean(raw)
+        # "[chuckles]." leaves a bare "."; a turn with no letter or digit says nothing.
+        if not text or (not text[0].isalnum() and _WORD_CHAR.search(text) is None):
+            continue
+        if last is not None and last.speaker == speaker and last.role is role:
+            last.text = f"{last.text} {text}"
+            last.raw_text = f"{last.raw_text}\n{raw}"
+            continue
+        last = ParsedTurn(role=role, speaker=speaker, text=text, raw_text=raw)
+        turns.append(last)
+    return turns

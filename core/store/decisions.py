@@ -1,0 +1,346 @@
+"""SQL for the append-only decision log and the per-rater state derived from it.
+
+The log (``decision_batches`` + ``decisions``) is only ever appended to; the
+one table that is rewritten, ``rater_turn_state``, is a cache of "the last
+row per (turn, rater)" kept in step inside the same transaction. The undo and
+redo logic lives in ``core.curation``; this module only reads and appends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from core.errors import NotFoundError
+from core.ids import DecisionId, TranscriptId, TurnId
+from core.store.connection import Store
+
+# SQLite's default limit on bound parameters is 999 in older builds.
+_CHUNK = 900
+
+
+class ExcludeReason(StrEnum):
+    IDENTIFYING = "identifying information"
+    CLINICAL = "clinically inappropriate"
+    CRISIS = "crisis or risk content"
+    TECHNIQUE = "technique not to imitate"
+    TRANSCRIPTION = "transcription error"
+    OTHER = "other"
+
+
+class Status(StrEnum):
+    INCLUDED = "included"
+    EXCLUDED = "excluded"
+    UNREVIEWED = "unreviewed"
+
+
+def now_utc() -> str:
+    # Milliseconds: several decisions a second must still sort and read apart.
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class RaterState:
+    """One rater's view of one turn; the default is "never touched"."""
+
+    status: Status = Status.UNREVIEWED
+    rating: int | None = None
+    reason: ExcludeReason | None = None
+    note: str | None = None
+    flagged: bool = False
+
+    def is_blank(self) -> bool:
+        return self == RaterState()
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRef:
+    turn_id: TurnId
+    transcript_id: TranscriptId
+    role: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    batch: int
+    rater: str
+    kind: str  # do | undo | redo
+    label: str
+    target: int | None
+    below: int | None
+    undo_top: int | None
+    redo_top: int | None
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """One row of the log: who did what to which turn (or transcript), when.
+
+    ``status``…``flagged`` are the rater's complete state of the turn after
+    this row. Category changes have ``turn_id`` None and ``category`` set.
+    """
+
+    id: DecisionId
+    batch: int
+    turn_id: TurnId | None
+    transcript_id: TranscriptId
+    rater: str
+    action: str
+    status: Status | None
+    rating: int | None
+    reason: ExcludeReason | None
+    note: str | None
+    flagged: bool | None
+    category: str | None
+    prev_category: str | None
+    at: str
+
+    def state(self) -> RaterState:
+        return RaterState(
+            status=self.status or Status.UNREVIEWED,
+            rating=self.rating,
+            reason=self.reason,
+            note=self.note,
+            flagged=bool(self.flagged),
+        )
+
+
+_DECISION_COLUMNS = (
+    "id, batch, turn_id, transcript_id, rater, action, status, rating, reason, note, "
+    "flagged, category, prev_category, at"
+)
+_BATCH_COLUMNS = "batch, rater, kind, label, target, below, undo_top, redo_top, at"
+
+
+def _record(row: tuple) -> DecisionRecord:
+    return DecisionRecord(
+        id=DecisionId(row[0]),
+        batch=row[1],
+        turn_id=TurnId(row[2]) if row[2] is not None else None,
+        transcript_id=TranscriptId(row[3]),
+        rater=row[4],
+        action=row[5],
+        status=Status(row[6]) if row[6] is not None else None,
+        rating=row[7],
+        reason=ExcludeReason(row[8]) if row[8] is not None else None,
+        note=row[9],
+        flagged=bool(row[10]) if row[10] is not None else None,
+        category=row[11],
+        prev_category=row[12],
+        at=row[13],
+    )
+
+
+def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# Reading ######################################################################
+
+
+def turn_refs(store: Store, turn_ids: Sequence[TurnId]) -> dict[TurnId, TurnRef]:
+    """The turns asked for, by id; raises NotFoundError naming the first missing one."""
+    found: dict[TurnId, TurnRef] = {}
+    for chunk in _chunks(list(turn_ids)):
+        marks = ",".join("?" * len(chunk))
+        for tid, transcript_id, role, position in store.conn.execute(
+            f"SELECT id, transcript_id, role, position FROM turns WHERE id IN ({marks})", chunk
+        ):
+            found[TurnId(tid)] = TurnRef(TurnId(tid), TranscriptId(transcript_id), role, position)
+    for tid in turn_ids:
+        if tid not in found:
+            raise NotFoundError(f"turn {tid} does not exist")
+    return found
+
+
+def transcript_categories(
+    store: Store, transcript_ids: Sequence[TranscriptId]
+) -> dict[TranscriptId, str]:
+    found: dict[TranscriptId, str] = {}
+    for chunk in _chunks(list(transcript_ids)):
+        marks = ",".join("?" * len(chunk))
+        for tid, category in store.conn.execute(
+            f"SELECT id, category FROM transcripts WHERE id IN ({marks})", chunk
+        ):
+            found[TranscriptId(tid)] = category
+    for tid in transcript_ids:
+        if tid not in found:
+            raise NotFoundError(f"transcript {tid} does not exist")
+    return found
+
+
+def rater_state(store: Store, turn_id: TurnId, rater: str) -> RaterState:
+    row = store.conn.execute(
+        "SELECT status, rating, reason, note, flagged FROM rater_turn_state "
+        "WHERE turn_id = ? AND rater = ?",
+        [turn_id, rater],
+    ).fetchone()
+    if row is None:
+        return RaterState()
+    return RaterState(
+        status=Status(row[0]),
+        rating=row[1],
+        reason=ExcludeReason(row[2]) if row[2] is not None else None,
+        note=row[3],
+        flagged=bool(row[4]),
+    )
+
+
+def state_before(store: Store, turn_id: TurnId, rater: str, before_id: int) -> RaterState:
+    """The rater's state of the turn just before log row ``before_id``."""
+    row = store.conn.execute(
+        f"SELECT {_DECISION_COLUMNS} FROM decisions "
+        "WHERE turn_id = ? AND rater = ? AND id < ? ORDER BY id DESC LIMIT 1",
+        [turn_id, rater, before_id],
+    ).fetchone()
+    return _record(row).state() if row else RaterState()
+
+
+def latest_batch(store: Store, rater: str) -> BatchInfo | None:
+    row = store.conn.execute(
+        f"SELECT {_BATCH_COLUMNS} FROM decision_batches WHERE rater = ? ORDER BY batch DESC LIMIT 1",
+        [rater],
+    ).fetchone()
+    return BatchInfo(*row) if row else None
+
+
+def get_batch(store: Store, batch: int) -> BatchInfo:
+    row = store.conn.execute(
+        f"SELECT {_BATCH_COLUMNS} FROM decision_batches WHERE batch = ?", [batch]
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"decision step {batch} does not exist")
+    return BatchInfo(*row)
+
+
+def batch_label(store: Store, batch: int | None) -> str | None:
+    if batch is None:
+        return None
+    row = store.conn.execute("SELECT label FROM decision_batches WHERE batch = ?", [batch]).fetchone()
+    return row[0] if row else None
+
+
+def batch_rows(store: Store, batch: int) -> list[DecisionRecord]:
+    rows = store.conn.execute(
+        f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE batch = ? ORDER BY id", [batch]
+    )
+    return [_record(r) for r in rows]
+
+
+def turn_history(store: Store, turn_id: TurnId) -> list[DecisionRecord]:
+    rows = store.conn.execute(
+        f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE turn_id = ? ORDER BY id", [turn_id]
+    )
+    return [_record(r) for r in rows]
+
+
+def iter_log(store: Store) -> Iterator[DecisionRecord]:
+    for row in store.conn.execute(f"SELECT {_DECISION_COLUMNS} FROM decisions ORDER BY id"):
+        yield _record(row)
+
+
+def get_decision(store: Store, decision_id: DecisionId) -> DecisionRecord:
+    row = store.conn.execute(
+        f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE id = ?", [decision_id]
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"decision {decision_id} does not exist")
+    return _record(row)
+
+
+def rater_names(store: Store) -> list[str]:
+    return [r[0] for r in store.conn.execute("SELECT DISTINCT rater FROM decision_batches")]
+
+
+# Appending (the caller owns the transaction) #################################
+
+
+def append_batch(
+    store: Store,
+    *,
+    rater: str,
+    kind: str,
+    label: str,
+    target: int | None,
+    below: int | None,
+    undo_top: int | None,
+    redo_top: int | None,
+    at: str,
+    batch: int,
+) -> None:
+    store.conn.execute(
+        f"INSERT INTO decision_batches ({_BATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [batch, rater, kind, label, target, below, undo_top, redo_top, at],
+    )
+
+
+def next_batch(store: Store) -> int:
+    # Safe under BEGIN IMMEDIATE: no other writer can take the same number.
+    return store.conn.execute("SELECT coalesce(max(batch), 0) + 1 FROM decision_batches").fetchone()[0]
+
+
+def append_turn_rows(
+    store: Store,
+    *,
+    batch: int,
+    rater: str,
+    action: str,
+    rows: Iterable[tuple[TurnRef, RaterState]],
+    at: str,
+) -> list[DecisionId]:
+    """Append one log row per turn and bring ``rater_turn_state`` in step."""
+    conn = store.conn
+    ids: list[DecisionId] = []
+    for ref, state in rows:
+        reason = state.reason.value if state.reason is not None else None
+        cur = conn.execute(
+            "INSERT INTO decisions (batch, rater, action, turn_id, transcript_id, status, rating, "
+            "reason, note, flagged, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [batch, rater, action, ref.turn_id, ref.transcript_id, state.status.value,
+             state.rating, reason, state.note, int(state.flagged), at],
+        )
+        ids.append(DecisionId(cur.lastrowid))
+        if state.is_blank():
+            # No row means unreviewed to every reader of turn_effective.
+            conn.execute(
+                "DELETE FROM rater_turn_state WHERE turn_id = ? AND rater = ?", [ref.turn_id, rater]
+            )
+        else:
+            conn.execute(
+                "INSERT INTO rater_turn_state (turn_id, rater, transcript_id, status, rating, "
+                "reason, note, flagged, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (turn_id, rater) DO UPDATE SET status = excluded.status, "
+                "rating = excluded.rating, reason = excluded.reason, note = excluded.note, "
+                "flagged = excluded.flagged, updated_at = excluded.updated_at",
+                [ref.turn_id, rater, ref.transcript_id, state.status.value, state.rating,
+                 reason, state.note, int(state.flagged), at],
+            )
+    return ids
+
+
+def append_category_rows(
+    store: Store,
+    *,
+    batch: int,
+    rater: str,
+    action: str,
+    rows: Iterable[tuple[TranscriptId, str, str]],
+    at: str,
+) -> list[DecisionId]:
+    """Log (transcript, new category, previous category) rows and apply them."""
+    conn = store.conn
+    ids: list[DecisionId] = []
+    for transcript_id, category, prev in rows:
+        cur = conn.execute(
+            "INSERT INTO decisions (batch, rater, action, transcript_id, category, prev_category, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [batch, rater, action, transcript_id, category, prev, at],
+        )
+        ids.append(DecisionId(cur.lastrowid))
+        conn.execute("UPDATE transcripts SET category = ? WHERE id = ?", [category, transcript_id])
+    return ids

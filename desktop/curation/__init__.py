@@ -1,0 +1,1 @@
+"""The curation screen: transcript list, conversation, decision panel."""
