@@ -39,6 +39,7 @@ import argparse
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -63,11 +64,11 @@ DEFAULT_TIMESTAMP_URL = "http://timestamp.digicert.com"
 DEB_SYNOPSIS = "curate therapy transcripts into datasets and evaluate models, offline"
 
 # Libraries Qt's xcb and wayland plugins load from the system (not bundled:
-# they must match the user's display server).
+# they must match the user's display server). libc6 is added with the version
+# the bundle really needs (see required_glibc).
 DEB_DEPENDS = (
-    "libc6 (>= 2.31), libegl1, libgl1, libfontconfig1, libxkbcommon0, libxkbcommon-x11-0, "
-    "libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libwayland-client0, libwayland-cursor0, "
-    "libwayland-egl1"
+    "libegl1, libgl1, libfontconfig1, libxkbcommon0, libxkbcommon-x11-0, libxcb-cursor0, "
+    "libxcb-icccm4, libxcb-keysyms1, libwayland-client0, libwayland-cursor0, libwayland-egl1"
 )
 
 
@@ -164,6 +165,23 @@ def linux_arch() -> tuple[str, str]:
     return machine, deb
 
 
+def required_glibc(bundle: Path) -> str:
+    """The newest glibc symbol version any bundled ELF file needs.
+
+    The bundle carries the build machine's libraries, so it runs only where
+    glibc is at least this new: build on the oldest distribution to support.
+    """
+    needed = (2, 17)
+    pattern = re.compile(rb"GLIBC_(2\.\d+(?:\.\d+)?)\x00")
+    for path in bundle.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            if data.startswith(b"\x7fELF"):
+                for match in pattern.findall(data):
+                    needed = max(needed, tuple(int(p) for p in match.split(b".")))
+    return ".".join(str(p) for p in needed)
+
+
 def make_tarball(version: str) -> Path:
     machine, _ = linux_arch()
     top = f"attune-{version}"
@@ -224,7 +242,7 @@ def make_deb(version: str, synopsis: str, compression: str) -> Path | None:
         f"Architecture: {deb_arch}\n"
         f"Maintainer: Attune <attune@localhost>\n"
         f"Installed-Size: {installed_kb}\n"
-        f"Depends: {DEB_DEPENDS}\n"
+        f"Depends: libc6 (>= {required_glibc(opt)}), {DEB_DEPENDS}\n"
         f"Section: science\n"
         f"Priority: optional\n"
         f"Description: {synopsis}\n"
@@ -381,8 +399,13 @@ def self_test(executable: Path, label: str) -> None:
         # A throwaway HOME: the self-test must not need (or touch) the builder's profile.
         env["HOME"] = home
         result = subprocess.run(cmd, env=env, cwd=home, timeout=300)
+        reported = subprocess.run([str(executable), "--version"], env=env, cwd=home,
+                                  capture_output=True, text=True, timeout=60).stdout.strip()
     if result.returncode != 0:
         raise BuildError(f"{executable}: --self-test failed (exit status {result.returncode})")
+    expected = f"attune {read_project()['version']}"
+    if reported != expected:
+        raise BuildError(f"{executable}: --version says {reported!r}, pyproject.toml says {expected!r}")
 
 
 def no_network_prefix() -> list[str]:
@@ -492,6 +515,8 @@ def print_summary(version: str, outputs: list[Path], timings: dict[str, float]) 
     print(f"  {'bundle (unpacked)':<36} {human(tree_size(bundle)):>10}  {bundle.relative_to(ROOT)}")
     for path in outputs:
         print(f"  {path.name:<36} {human(path.stat().st_size):>10}  {path.relative_to(ROOT)}")
+    if sys.platform.startswith("linux"):
+        print(f"  needs glibc >= {required_glibc(bundle)} (the build machine's; see docs/install.md)")
     steps = ", ".join(f"{label} {seconds:.0f} s" for label, seconds in timings.items())
     print(f"  build time: {sum(timings.values()):.0f} s ({steps}) on {os.cpu_count()} CPUs", flush=True)
 

@@ -6,9 +6,8 @@
    characters, so every later rule sees plain ``:`` and digits and no hidden
    character can split a word (or hide a name from a later de-identification
    pass).
-2. ``strip_bracketed_notes`` – every ``[...]`` span (one line, or wrapped onto the
-   next): ``[laughs]``,
-   ``[inaudible 00:01:33]``, ``[00:01:23]``. Square brackets are the
+2. ``strip_bracketed_notes`` – every ``[...]`` span not crossing a blank line:
+   ``[laughs]``, ``[inaudible 00:01:33]``, ``[00:01:23]``. Square brackets are the
    transcriber's voice, never the speaker's, so the whole span goes,
    timestamp and all.
 3. ``strip_parenthetical_notes`` – ``(crosstalk)``, ``(laughs nervously)``,
@@ -23,14 +22,16 @@
    times like "6:15" and "11:00"; deleting real words is worse than keeping a
    stray timestamp. Importers additionally strip a timestamp written before
    or after a speaker label (``00:01 THERAPIST:``, ``CLIENT (1:23):``), where
-   it cannot be speech.
+   it cannot be speech. "Alone on its line" means a line among others: an
+   utterance that is nothing but "6:15" is an answer, and stays.
 5. ``strip_dates`` – ISO dates/datetimes (``2024-03-05``, ``2024-03-05T10:00``)
    anywhere, and a line holding nothing but a date (``Date: 5 March 2024``,
-   ``03/05/2024``, ``Tuesday, March 5, 2024 at 10:00``). Dates said in a
-   sentence ("on March 5th") are speech and stay.
+   ``03/05/2024``, ``Tuesday, March 5, 2024 at 10:00``) among other lines.
+   Dates said in a sentence ("on March 5th"), or as a whole one-line answer,
+   are speech and stay.
 6. ``strip_page_markers`` – lines like ``Page 3``, ``Page 3 of 12``, ``3 of 12``,
-   ``- 3 -``, together with the blank lines around them, so a turn broken by
-   a page joins up again.
+   ``- 3 -`` among other lines, together with the blank lines around them, so
+   a turn broken by a page joins up again.
 7. ``normalise_whitespace`` – runs of spaces/tabs/wrapped lines become one
    space; a blank line (a paragraph break) is kept as one blank line.
 
@@ -142,8 +143,9 @@ _DATE_TOKEN = re.compile(
 # Every pattern that eats the whitespace before a match starts only at the first
 # character of that whitespace (the lookbehind): retrying at each space of a long run
 # would make a pathological file quadratic.
-# A note may wrap onto the next line of a hard-wrapped file, but never spans a paragraph.
-_BRACKETED = re.compile(rf"(?<!{_H}){_H}*+\[[^\[\]\n]*+(?:\n[^\[\]\n]*+)?\]")
+# A note may wrap over lines of a hard-wrapped file, but never spans a blank line.
+_BRACKETED = re.compile(rf"(?<!{_H}){_H}*+\[[^\[\]\n]*+(?:\n(?!{_H}*\n)[^\[\]\n]*+)*+\]")
+_MAX_NESTING = 8
 # After a removed note, no space is needed before these (they attach to the previous word).
 _ATTACHES_LEFT = frozenset(",.;:?!)]}\"'-\u2014\u2013\u2026\u2019\u201d")
 
@@ -161,10 +163,17 @@ def _gap(match: re.Match[str]) -> str:
 
 def strip_bracketed_notes(text: str) -> str:
     """Remove every ``[...]`` span (``[laughs]``, ``[unintelligible 00:01:33]``), also one
-    wrapped over a line break; never one spanning a blank line."""
+    wrapped over line breaks; never one spanning a blank line."""
     if "[" not in text:
         return text
-    return _BRACKETED.sub(_gap, text)
+    # Each pass removes the innermost notes of "[note [nested]]"; the cap keeps a
+    # pathological file of thousands of nested brackets linear.
+    for _ in range(_MAX_NESTING):
+        cleaned = _BRACKETED.sub(_gap, text)
+        if cleaned == text or "[" not in cleaned:
+            return cleaned
+        text = cleaned
+    return text
 
 
 # 3. Parentheses ###############################################################
@@ -230,13 +239,15 @@ _TIMESTAMP_LINE = re.compile(
 
 
 def strip_timestamps(text: str) -> str:
-    """Remove ``00:01:23`` anywhere, ``0:23`` anywhere, and any timestamp alone on its line.
+    """Remove ``00:01:23`` anywhere, ``0:23`` anywhere, and a timestamp on a line of its own
+    among other lines.
 
-    A bare ``1:23`` in running text is kept: see the module docstring.
+    A bare ``1:23`` in running text is kept, and so is a whole one-line utterance
+    "6:15" (an answer to "what time?"): see the module docstring.
     """
     if ":" not in text:
         return text
-    if "\n" in text or text.lstrip()[:1] in "[(0123456789":
+    if "\n" in text:
         text = _TIMESTAMP_LINE.sub("", text)
     text = _HMS.sub("", text)
     if "0:" in text:
@@ -256,10 +267,15 @@ _DATE_LINE = re.compile(
 
 
 def strip_dates(text: str) -> str:
-    """Remove ISO dates anywhere and lines that hold only a date; dates in a sentence stay."""
+    """Remove ISO dates anywhere and, among other lines, a line that holds only a date.
+
+    Dates in a sentence stay, and so does a whole one-line utterance that is a date
+    ("March 5, 2024" answering "when is the hearing?").
+    """
     if _DIGIT.search(text) is None:
         return text
-    text = _DATE_LINE.sub("", text)
+    if "\n" in text:
+        text = _DATE_LINE.sub("", text)
     if "-" in text:
         text = _ISO_DATE.sub("", text)
     return text
@@ -297,8 +313,9 @@ def _drop_lines(lines: list[str], is_furniture: Callable[[str], bool]) -> str:
 
 
 def strip_page_markers(text: str) -> str:
-    """Remove page-number lines (``Page 3 of 12``, ``- 3 -``) and the blank lines around them."""
-    if _DIGIT.search(text) is None or _PAGE_MARKER_LINE.search(text) is None:
+    """Remove page-number lines (``Page 3 of 12``, ``- 3 -``) among other lines, and the blank
+    lines around them. A one-line utterance ("3 of 12") is speech and stays."""
+    if "\n" not in text or _DIGIT.search(text) is None or _PAGE_MARKER_LINE.search(text) is None:
         return text
     return _drop_lines(text.split("\n"), lambda line: _PAGE_MARKER.fullmatch(line) is not None)
 
@@ -374,9 +391,9 @@ def clean(text: str) -> str:
         text = strip_parenthetical_notes(text)
     if ":" in text:
         text = strip_timestamps(text)
-    # On one line, only a short text can be nothing but a date or a page marker, and
-    # only ISO dates are removed from inside a sentence (they have dashes).
-    if (not one_line or len(text) < 100 or "-" in text) and _DIGIT.search(text) is not None:
+    # Date and page lines only exist among other lines; on one line only ISO dates
+    # (which have dashes) are removed.
+    if ("\n" in text or "-" in text) and _DIGIT.search(text) is not None:
         text = strip_dates(text)
         text = strip_page_markers(text)
     if one_line:

@@ -11,6 +11,10 @@ from core.store import transcripts as transcript_store
 _FLAG = "demo_imported"
 
 
+def demo_pending(store: Store) -> bool:
+    return not transcript_store.get_setting(store, _FLAG, False)
+
+
 def ensure_demo_imported(store: Store, state: TaskState | None = None) -> ImportReport | None:
     """Import the demos once per workspace; a user who deletes them is not pestered again."""
     if transcript_store.get_setting(store, _FLAG, False):

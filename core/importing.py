@@ -1,11 +1,18 @@
 """The import pipeline: files and folders in, transcripts in the store out.
 
-Each file is all-or-nothing: it is parsed completely in memory first, then
-written inside its own SAVEPOINT, so a failure leaves nothing of it behind.
+Each file is all-or-nothing: it is parsed completely in memory first (a file
+that cannot be read is reported and nothing of it is written), then written.
 Files are grouped into one outer transaction that commits every
-``COMMIT_EVERY_S`` seconds: with ``synchronous=FULL`` a commit per small file
-would spend most of an import waiting on fsync, and a crash still loses only
-whole files, never part of one.
+``COMMIT_EVERY_S`` seconds, and only between files: with ``synchronous=FULL``
+a commit per small file would spend most of an import waiting on fsync, and a
+crash still loses only whole files, never part of one. An error while
+writing rolls the open batch back and stops the import, so it cannot leave
+part of a file behind either.
+
+Files are deliberately not wrapped in a SAVEPOINT each: opening one makes
+FTS5 flush its pending index data as a tiny segment, and the merging of
+~13,000 of those made the import benchmark ~2.2x slower than a bare insert
+(``tests/benchmarks/bench_import.py``).
 """
 
 from __future__ import annotations
@@ -115,29 +122,29 @@ def read_and_parse(
 
 
 def _store_file(store: Store, path: Path, parsed: list[ParsedTranscript]) -> FileResult:
+    """Write one parsed file; the caller's batch transaction makes it all-or-nothing."""
     result = FileResult(path=str(path), status="imported")
     seen: set[str] = set()
-    with store.transaction():
-        for transcript in parsed:
-            digest = content_hash(transcript)
-            if digest in seen or transcript_store.transcript_id_for_hash(store, digest) is not None:
-                result.already += 1
-                continue
-            seen.add(digest)
-            result.transcript_ids.append(
-                transcript_store.insert_transcript(
-                    store, transcript, source_path=str(path), content_hash=digest
-                )
+    for transcript in parsed:
+        digest = content_hash(transcript)
+        if digest in seen or transcript_store.transcript_id_for_hash(store, digest) is not None:
+            result.already += 1
+            continue
+        seen.add(digest)
+        result.transcript_ids.append(
+            transcript_store.insert_transcript(
+                store, transcript, source_path=str(path), content_hash=digest
             )
-            for label in transcript.unknown_labels:
-                if label not in result.unknown_labels:
-                    result.unknown_labels.append(label)
-        if not result.transcript_ids:
-            result.status = "already_imported"
-        for tid in result.transcript_ids or [None]:
-            transcript_store.log_import(
-                store, str(path), result.status, transcript_id=tid, message=result.line()
-            )
+        )
+        for label in transcript.unknown_labels:
+            if label not in result.unknown_labels:
+                result.unknown_labels.append(label)
+    if not result.transcript_ids:
+        result.status = "already_imported"
+    for tid in result.transcript_ids or [None]:
+        transcript_store.log_import(
+            store, str(path), result.status, transcript_id=tid, message=result.line()
+        )
     return result
 
 
@@ -164,11 +171,13 @@ def import_paths(
             state.update(done, len(files), path.name)
             try:
                 parsed = read_and_parse(path, format=format, options=options)
-                report.files.append(_store_file(store, path, parsed))
             except ImportFailed as exc:
                 report.files.append(FileResult(path=str(path), status="failed", message=exc.reason))
-                with store.transaction():
-                    transcript_store.log_import(store, str(path), "failed", message=exc.reason)
+                transcript_store.log_import(store, str(path), "failed", message=exc.reason)
+            else:
+                # Outside the try: an error while writing must reach the
+                # rollback below, never be taken for a bad input file.
+                report.files.append(_store_file(store, path, parsed))
             if time.monotonic() - last_commit > COMMIT_EVERY_S:
                 conn.execute("COMMIT")
                 conn.execute("BEGIN IMMEDIATE")

@@ -19,9 +19,8 @@ Keep a step under a second or two, offline, and inside ``ctx.workspace``; put
 the real work in your own package and call it from here. Use ``ctx.store`` (the
 open workspace, demo transcripts already imported) and pass results to later
 steps through the fields of ``SelfTestContext`` (``dataset_name`` is there for
-the evaluation step). A step for an area still being written is a placeholder
-that raises ``Skipped("not built yet")``, replaced in place when the area lands
-(as ``step_dataset`` and ``step_evaluation`` were); keep names and order stable.
+the evaluation step). A step that cannot run here raises ``Skipped(reason)``;
+keep names and order stable.
 
 Qt is loaded through importlib inside ``step_main_window`` only: ``core`` never
 imports Qt statically (import-linter contract) and the other steps run without it.
@@ -214,7 +213,7 @@ def step_evaluation(ctx: SelfTestContext) -> str:
     """Score the built-in sample evaluation and compare with its hand-worked figures."""
     from core.evaluation.sample import self_check
 
-    return self_check(ctx.require_store(), ctx.workspace / "selftest-replies")
+    return self_check(ctx.require_store(), ctx.workspace / "selftest-replies", ctx.dataset_name)
 
 
 def step_keychain(ctx: SelfTestContext) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from core.demo import ensure_demo_imported
+from core.demo import demo_pending, ensure_demo_imported
 from core.errors import AttuneError
 from core.workspace import workspace_dir
 from desktop import operations
@@ -24,8 +24,13 @@ def create_main_window(home: str | Path | None = None):
     taskman = TaskManager(workspace)
     bus = OpBus()
     operations.install(taskman, bus)
-    taskman.call_on_db_blocking(ensure_demo_imported)
-    return MainWindow(taskman, bus)
+    if taskman.call_on_db_blocking(demo_pending):
+        taskman.call_on_db_blocking(ensure_demo_imported, writes=True)
+    window = MainWindow(taskman, bus)
+    taskman.integrity_verdict().add_done_callback(
+        lambda fut: fut.exception() and taskman.run_on_main(lambda: window.integrity_failed(fut.exception()))
+    )
+    return window
 
 
 def main(home: str | Path | None = None) -> int:

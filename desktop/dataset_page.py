@@ -349,6 +349,12 @@ class DatasetPage(QWidget):
             self._stale = False
             self._timer.start()
 
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().hideEvent(event)
+        if self._timer.isActive():  # count when the page is seen again
+            self._timer.stop()
+            self._stale = True
+
     def _run_preview(self) -> None:
         if self._preview_running:
             self._preview_again = True

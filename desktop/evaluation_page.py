@@ -15,6 +15,7 @@ Exports write the same JSON/Markdown/CSV/HTML files as ``--report``.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
 
 from PySide6.QtCharts import (
@@ -52,9 +53,10 @@ from PySide6.QtWidgets import (
 )
 
 from core.changes import OpChanges, OpChangesWith
+from core.errors import OperationCancelled
 from core.evaluation import report
 from core.evaluation.responses import ResponsesImportReport, import_responses
-from core.evaluation.evaluate import AVERAGES, SENTIMENT_NOTE, EvaluationResult, evaluate
+from core.evaluation.evaluate import AVERAGES, SENTIMENT_NOTE, Block, EvaluationResult, evaluate
 from core.evaluation.systems import THERAPIST, SystemInfo, list_systems
 from core.progress import TaskState
 from core.store import Store
@@ -67,7 +69,7 @@ EXPORTS = {
     "CSV": ("evaluation.csv", "CSV (*.csv)", report.to_csv),
     "HTML": ("evaluation.html", "HTML (*.html)", report.to_html),
 }
-CHART_METRICS = (*AVERAGES, "questions")
+CHART_METRICS = (*report.CHARTED_AVERAGES, "questions")
 _COLOURS = ("#3b6ea8", "#d07a2d", "#4f9a57", "#a8485b", "#7a5ca8", "#8a7a3a", "#3a8a8a")
 _ITEM_METRICS = (("length_diff", "Δ words"), ("sentence_diff", "Δ sentences"), ("sentiment_distance", "Δ sentiment"))
 
@@ -99,7 +101,7 @@ def export_result(parent: QWidget, result: EvaluationResult, kind: str, path: Pa
     render = EXPORTS[kind][2]
 
     def op(_store: Store) -> Path:
-        path.write_text(render(result), encoding="utf-8")
+        report.write_atomic(path, render(result))
         return path
 
     return QueryOp(parent, op)
@@ -339,8 +341,13 @@ class EvaluationPage(QWidget):
 
         op = run_evaluation(self, dataset, systems, self.seed_box.value()).success(self.show_result).failure(failed)
         future = op.run_in_background()
-        # A cancelled run calls neither success nor failure; re-enable on any end.
-        future.add_done_callback(lambda _f: taskman().run_on_main(lambda: self.run_button.setEnabled(True)))
+        # A cancelled run calls neither success nor failure; this runs on any end.
+        future.add_done_callback(lambda f: taskman().run_on_main(lambda: self._run_finished(f)))
+
+    def _run_finished(self, future: Future) -> None:
+        self.run_button.setEnabled(True)
+        if not future.cancelled() and isinstance(future.exception(), OperationCancelled):
+            self.status.setText("Evaluation cancelled; nothing changed.")
 
     def show_result(self, result: EvaluationResult) -> None:
         self.result = result
@@ -360,7 +367,7 @@ class EvaluationPage(QWidget):
         self._show_chart()
         self._fill_items()
 
-    def block(self, name: str):  # noqa: ANN201 - core.evaluation.evaluate.Block
+    def block(self, name: str) -> Block:
         assert self.result is not None
         return self.result.overall if name == "Overall" else self.result.categories[name]
 

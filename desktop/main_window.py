@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QIcon, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QTabWidget, QWidget
 
 from core.changes import OpChanges
 from core.curation import UndoStatus
@@ -20,9 +20,10 @@ from desktop import import_actions
 from desktop.curation.curation_page import CurationPage
 from desktop.curation.help_panel import HelpPanel
 from desktop.curation.shortcuts import SHORTCUTS, Shortcut
+from desktop.dataset_page import DatasetPage
+from desktop.evaluation_page import EvaluationPage
 from desktop.operations import OpBus
 from desktop.operations import curation as ops
-from desktop.placeholder_page import PlaceholderPage
 from desktop.raters import RaterDialog
 from desktop.taskman import TaskManager
 from desktop.window_state import WindowState
@@ -56,9 +57,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.curation = CurationPage()
         self.pages: dict[str, QWidget] = {}
+        self._containers: dict[str, QWidget] = {}
         self.add_page("Curate", self.curation)
-        self.add_page("Dataset", PlaceholderPage("Dataset building appears here."))
-        self.add_page("Evaluate", PlaceholderPage("Evaluation appears here."))
+        # Form-heavy pages scroll rather than force a tall window on small screens.
+        self.add_page("Dataset", DatasetPage(), scrollable=True)
+        self.add_page("Evaluate", EvaluationPage(), scrollable=True)
 
         self.actions_by_command: dict[str, QAction] = {}
         self._build_actions()
@@ -78,17 +81,28 @@ class MainWindow(QMainWindow):
 
     # Pages ####################################################################
 
-    def add_page(self, name: str, page: QWidget) -> None:
-        """Add a page, or replace the placeholder of that name (Dataset, Evaluate)."""
+    def add_page(self, name: str, page: QWidget, *, scrollable: bool = False) -> None:
+        """Add a page, or replace the page of that name."""
+        container: QWidget = page
+        if scrollable:
+            container = QScrollArea()
+            container.setWidgetResizable(True)
+            container.setFrameShape(QScrollArea.Shape.NoFrame)
+            container.setWidget(page)
         old = self.pages.get(name)
         if old is not None:
-            index = self.tabs.indexOf(old)
+            old_container = self._containers[name]
+            index = self.tabs.indexOf(old_container)
             self.tabs.removeTab(index)
-            self.tabs.insertTab(index, page, name)
-            old.deleteLater()
+            self.tabs.insertTab(index, container, name)
+            old_container.deleteLater()
         else:
-            self.tabs.addTab(page, name)
+            self.tabs.addTab(container, name)
         self.pages[name] = page
+        self._containers[name] = container
+
+    def show_page(self, name: str) -> None:
+        self.tabs.setCurrentWidget(self._containers[name])
 
     def op_executed(self, changes: OpChanges, initiator: object) -> None:
         for page in self.pages.values():
@@ -267,6 +281,14 @@ class MainWindow(QMainWindow):
 
     def _splitters(self) -> dict:
         return {"curation": self.curation.splitter}
+
+    def integrity_failed(self, exc: BaseException) -> None:
+        """The workspace failed its integrity check: stop all work on it, say why."""
+        from desktop.errors import show_exception
+
+        self.centralWidget().setEnabled(False)
+        self.statusBar().showMessage("This workspace is damaged; nothing will be written to it.")
+        show_exception(self, exc)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.window_state.save(self, self._splitters())

@@ -17,7 +17,6 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import desktop  # noqa: E402,F401  (PySide6 workaround first)
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
@@ -79,7 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     app.setStyle(QStyleFactory.create("Fusion"))  # the same look on every machine
 
     from desktop.app import create_main_window
-    from desktop.placeholder_page import PlaceholderPage
 
     saved: list[Path] = []
 
@@ -145,11 +143,11 @@ def main(argv: list[str] | None = None) -> int:
 
         for name in ("Dataset", "Evaluate"):
             other = win.pages.get(name)
-            if other is not None and not isinstance(other, PlaceholderPage):
-                win.tabs.setCurrentWidget(other)
+            if other is not None:
+                win.show_page(name)
                 QTest.qWait(800)
                 save(win.grab(), f"{name.lower()}.png")
-        win.tabs.setCurrentWidget(page)
+        win.show_page("Curate")
 
         app.setPalette(dark_palette())
         QTest.qWait(300)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from core.store import Store, open_store
+from core.store.connection import verify_integrity
 
 T = TypeVar("T")
 
@@ -31,6 +32,9 @@ class TaskManager(QObject):
         self._db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attune-db")
         self._free_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="attune-bg")
         self._store: Store | None = None
+        # quick_check of a large workspace takes about a second; it runs beside
+        # the first reads instead of before them, and every write waits for it.
+        self._integrity: Future[None] | None = None
         self._closures: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._closures_pending.connect(self._drain, Qt.ConnectionType.QueuedConnection)
@@ -40,15 +44,37 @@ class TaskManager(QObject):
 
     def _store_on_db_thread(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.workspace)
+            self._store = open_store(self.workspace, check=False)
+            self._integrity = self._free_executor.submit(verify_integrity, self._store.path)
         return self._store
 
+    def _writable_store_on_db_thread(self) -> Store:
+        store = self._store_on_db_thread()
+        assert self._integrity is not None
+        self._integrity.result()  # raises WorkspaceCorrupt: nothing is written to a damaged file
+        return store
+
+    def integrity_verdict(self) -> Future[None]:
+        """Resolves once the workspace's integrity check has run (raises if it failed)."""
+        return self._db_executor.submit(
+            lambda: self._store_on_db_thread() and self._integrity.result()  # type: ignore[union-attr]
+        )
+
     def run_on_db(
-        self, fn: Callable[[Store], T], on_done: Callable[[Future[T]], None] | None = None
+        self,
+        fn: Callable[[Store], T],
+        on_done: Callable[[Future[T]], None] | None = None,
+        *,
+        writes: bool = False,
     ) -> Future[T]:
-        """Run ``fn(store)`` on the database thread; ``on_done(future)`` on the GUI thread."""
+        """Run ``fn(store)`` on the database thread; ``on_done(future)`` on the GUI thread.
+
+        ``writes=True`` waits for the integrity check first (only the first
+        write after opening can actually wait).
+        """
         self._warn_if_not_main()
-        fut = self._db_executor.submit(lambda: fn(self._store_on_db_thread()))
+        opener = self._writable_store_on_db_thread if writes else self._store_on_db_thread
+        fut = self._db_executor.submit(lambda: fn(opener()))
         if on_done is not None:
             fut.add_done_callback(lambda f: self.run_on_main(lambda: on_done(f)))
         return fut
@@ -62,9 +88,10 @@ class TaskManager(QObject):
             fut.add_done_callback(lambda f: self.run_on_main(lambda: on_done(f)))
         return fut
 
-    def call_on_db_blocking(self, fn: Callable[[Store], T]) -> T:
+    def call_on_db_blocking(self, fn: Callable[[Store], T], *, writes: bool = False) -> T:
         """Only for start-up and shutdown, when there is no event loop to return to."""
-        return self._db_executor.submit(lambda: fn(self._store_on_db_thread())).result()
+        opener = self._writable_store_on_db_thread if writes else self._store_on_db_thread
+        return self._db_executor.submit(lambda: fn(opener())).result()
 
     # Marshalling back to the GUI thread ####################################
 

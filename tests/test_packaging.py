@@ -223,14 +223,10 @@ def test_icons_render_into_containers_qt_can_read(tmp_path, qapp):
 # --self-test ##################################################################
 
 
-def _run_attune(args: list[str], *, env_extra: dict[str, str] | None = None, cwd: Path | None = None,
-                python_path: list[Path] | None = None) -> subprocess.CompletedProcess:
+def _run_attune(args: list[str], *, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    env.update(env_extra or {})
-    if python_path:
-        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in python_path)
     code = "import sys; from core.cli import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=cwd or REPO,
+    return subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -250,7 +246,7 @@ def test_self_test_from_the_source_tree_passes(tmp_path):
     assert list(steps) == [name for name, _ in selftest.STEPS]
     assert set(steps.values()) <= {"PASS", "SKIP"}, out
     # These must really have run, not been skipped.
-    for name in ("workspace", "demo transcripts", "main window", "keychain"):
+    for name in ("workspace", "demo transcripts", "dataset", "main window", "evaluation", "keychain"):
         assert steps[name] == "PASS", out
 
 
@@ -475,3 +471,53 @@ def test_network_guard_catches_a_connection(tmp_path):
     _result, report = _guarded_run(tmp_path, extra)
     whats = [a["what"] for a in report["attempts"]]
     assert whats == ["getaddrinfo 'example.org'", "connect ('192.0.2.1', 9)"]
+
+
+# Windows and macOS scripts (built only on those systems; checked here for consistency) #####
+
+
+def _build_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("attune_build", REPO / "build_scripts" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_inno_setup_script_installs_per_user_where_build_py_looks():
+    iss = (REPO / "build_scripts" / "attune.iss").read_text(encoding="utf-8")
+    setup = dict(
+        line.split("=", 1) for line in iss.split("[Setup]", 1)[1].split("\n[", 1)[0].splitlines()
+        if "=" in line and not line.lstrip().startswith((";", "#"))
+    )
+    assert setup["PrivilegesRequired"] == "lowest"
+    assert setup["DefaultDirName"] == "{autopf}\\Attune"
+    # build.py reports this file name; both must agree.
+    name = setup["OutputBaseFilename"].replace("{#AppVersion}", PROJECT["version"])
+    assert f"{name}.exe" == f"Attune-{PROJECT['version']}-windows-x64-setup.exe"
+    assert "{#AppVersion}" in setup["OutputBaseFilename"]  # never a hard-coded version
+    assert "Attune.exe" in iss and "{#SourceDir}\\*" in iss
+
+
+def test_windows_signing_follows_the_environment(monkeypatch):
+    build = _build_module()
+    for var in ("ATTUNE_WINDOWS_CERT", "ATTUNE_WINDOWS_CERT_SHA1", "ATTUNE_WINDOWS_CERT_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    assert build.signtool_command() is None
+    monkeypatch.setenv("ATTUNE_WINDOWS_CERT", r"C:\certs\lab.pfx")
+    monkeypatch.setenv("ATTUNE_WINDOWS_CERT_PASSWORD", "pw")
+    cmd = build.signtool_command()
+    assert cmd[:2] == ["signtool", "sign"]
+    assert cmd[cmd.index("/f") + 1] == r"C:\certs\lab.pfx" and cmd[cmd.index("/p") + 1] == "pw"
+    assert cmd[cmd.index("/fd") + 1] == "sha256" and "/tr" in cmd
+
+
+def test_macos_entitlements_ask_for_nothing_beyond_loading_the_bundle():
+    import plistlib
+
+    entitlements = plistlib.loads((REPO / "build_scripts" / "macos" / "entitlements.plist").read_bytes())
+    assert entitlements == {
+        "com.apple.security.cs.allow-unsigned-executable-memory": True,
+        "com.apple.security.cs.disable-library-validation": True,
+    }

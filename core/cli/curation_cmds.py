@@ -1,4 +1,4 @@
-"""Curation subcommands: the decision log, the current rater, search."""
+"""Curation subcommands: the decision log, deciding, undo/redo, the current rater, search."""
 
 from __future__ import annotations
 
@@ -34,6 +34,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("name", nargs="?", metavar="NAME")
     p.set_defaults(handler=cmd_rater)
+
+    p = sub.add_parser("include", help="include therapist turns in training data")
+    p.add_argument("turns", nargs="+", type=int, metavar="TURN")
+    _rater_option(p)
+    p.set_defaults(handler=cmd_include)
+
+    p = sub.add_parser("exclude", help="exclude therapist turns, with a reason")
+    p.add_argument("turns", nargs="+", type=int, metavar="TURN")
+    p.add_argument("--reason", required=True, metavar="REASON",
+                   help="; ".join(r.value for r in curation.ExcludeReason) + " (or its first word)")
+    p.add_argument("--note", metavar="TEXT")
+    _rater_option(p)
+    p.set_defaults(handler=cmd_exclude)
+
+    p = sub.add_parser("rate", help="give therapist turns a 1-5 quality rating")
+    p.add_argument("turns", nargs="+", type=int, metavar="TURN")
+    p.add_argument("--rating", required=True, type=int, choices=range(1, 6), metavar="1-5")
+    _rater_option(p)
+    p.set_defaults(handler=cmd_rate)
+
+    for name, what in (("undo", "undo the rater's latest decision step"),
+                       ("redo", "redo the rater's latest undone step")):
+        p = sub.add_parser(name, help=what)
+        _rater_option(p)
+        p.set_defaults(handler=cmd_undo if name == "undo" else cmd_redo)
 
     p = sub.add_parser("search", help="find turns containing every given word")
     p.add_argument("query", nargs="+", metavar="WORD")
@@ -136,4 +161,76 @@ def cmd_search(args: argparse.Namespace) -> int:
             print(f"transcript {h.transcript_id} turn {h.turn_id} (#{h.position + 1}, {h.role}): {text}")
     if not hits and not args.json:
         print("no matching turns")
+    return 0
+
+
+# Deciding from the command line ###############################################
+
+
+def _rater_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--rater", metavar="NAME",
+        help="who is deciding (default: the current rater, see `attune rater`, else your user name)",
+    )
+
+
+def _rater(args: argparse.Namespace, store) -> str:
+    return curation.check_rater(args.rater) if args.rater is not None else curation.default_rater(store)
+
+
+def parse_reason(text: str) -> curation.ExcludeReason:
+    """A reason by its text or its first word, any case: "crisis", "Identifying"."""
+    wanted = " ".join(text.lower().split())
+    for reason in curation.ExcludeReason:
+        if wanted in (reason.value, reason.value.split()[0], reason.name.lower()):
+            return reason
+    valid = "; ".join(r.value for r in curation.ExcludeReason)
+    raise UsageError(f"--reason: unknown reason {text!r} (valid: {valid})")
+
+
+def _turns(turn_ids: list[int]) -> str:
+    n = len(set(turn_ids))
+    return f"turn {turn_ids[0]}" if n == 1 else f"{n} turns"
+
+
+def _done(changed: bool, message: str, rater: str) -> int:
+    print(f"{message} (rater: {rater})" if changed else f"nothing changed: already so for {rater}")
+    return 0
+
+
+def cmd_include(args: argparse.Namespace) -> int:
+    with store_from_args(args) as store:
+        rater = _rater(args, store)
+        changes = curation.include(store, args.turns, rater=rater)
+    return _done(changes.decisions, f"included {_turns(args.turns)}", rater)
+
+
+def cmd_exclude(args: argparse.Namespace) -> int:
+    reason = parse_reason(args.reason)
+    with store_from_args(args) as store:
+        rater = _rater(args, store)
+        changes = curation.exclude(store, args.turns, rater=rater, reason=reason, note=args.note)
+    return _done(changes.decisions, f"excluded {_turns(args.turns)}: {reason.value}", rater)
+
+
+def cmd_rate(args: argparse.Namespace) -> int:
+    with store_from_args(args) as store:
+        rater = _rater(args, store)
+        changes = curation.rate(store, args.turns, rater=rater, rating=args.rating)
+    return _done(changes.decisions, f"rated {_turns(args.turns)} {args.rating}", rater)
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    with store_from_args(args) as store:
+        rater = _rater(args, store)
+        label = curation.undo(store, rater=rater).value
+    print(f"undone: {label}" if label else f"nothing to undo for {rater}")
+    return 0
+
+
+def cmd_redo(args: argparse.Namespace) -> int:
+    with store_from_args(args) as store:
+        rater = _rater(args, store)
+        label = curation.redo(store, rater=rater).value
+    print(f"redone: {label}" if label else f"nothing to redo for {rater}")
     return 0

@@ -24,17 +24,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     b = dsub.add_parser("build", help="build a dataset from the curated transcripts")
     b.add_argument("name", metavar="NAME")
-    b.add_argument("--min-words", type=int, default=DEFAULTS.min_words,
+    b.add_argument("--min-words", type=int, default=DEFAULTS.min_words, metavar="N",
                    help=f"a target is a therapist turn of at least this many words (default {DEFAULTS.min_words})")
-    b.add_argument("--context-turns", type=int, default=DEFAULTS.context_turns,
+    b.add_argument("--context-turns", type=int, default=DEFAULTS.context_turns, metavar="K",
                    help=f"at most this many turns of context (default {DEFAULTS.context_turns})")
-    b.add_argument("--context-chars", type=int, default=DEFAULTS.context_chars,
+    b.add_argument("--context-chars", type=int, default=DEFAULTS.context_chars, metavar="N",
                    help=f"at most this many characters of context (default {DEFAULTS.context_chars})")
     b.add_argument("--min-rating", type=float, default=None, metavar="R",
                    help="leave out targets rated below R (1-5); unrated targets are kept")
     b.add_argument("--reviewed-only", action="store_true",
                    help="only targets a rater included (default: unreviewed targets count too)")
-    b.add_argument("--seed", type=int, default=DEFAULTS.seed, help="split and order seed (default 0)")
+    b.add_argument("--seed", type=int, default=DEFAULTS.seed, metavar="S", help="split and order seed (default 0)")
     b.add_argument("--split", default=format_split(DEFAULTS.split), metavar="TRAIN/VAL/TEST",
                    help="percentages (default 80/10/10)")
     b.add_argument("--freeze-test", action="store_true",
@@ -106,7 +106,14 @@ def _print_summary(record: DatasetRecord) -> None:
     splits = c.get("splits", {})
     print(f"dataset {record.name}: " + ", ".join(f"{splits.get(s, 0)} {s}" for s in SPLITS))
     print(f"leakage check passed; content hash {record.content_hash}")
+    if c.get("test_from_name"):
+        print(f"test split reused from the frozen dataset {c['test_from_name']}")
+    if record.test_frozen:
+        print("test split frozen: later datasets reuse it")
     print(f"targets still unreviewed: {c.get('unreviewed_targets', 0)}")
+    removed = {k: v for k, v in c.get("removed", {}).items() if v}
+    if removed:
+        print("left out: " + "; ".join(f"{removal_label(k)} {removed[k]}" for k in removal_order(removed)))
     for w in c.get("warnings", []):
         print(f"warning: {w}", file=sys.stderr)
 

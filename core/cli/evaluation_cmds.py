@@ -13,7 +13,8 @@ from core.evaluation import report
 from core.evaluation.evaluate import SENTIMENT_NOTE, evaluate, parse_systems
 from core.evaluation.responses import ResponsesRejected, import_responses
 from core.evaluation.stats import RESAMPLES
-from core.evaluation.systems import SystemKind, list_systems
+from core.evaluation.systems import THERAPIST, SystemKind, list_systems
+from core.store.responses import delete_system
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="what the system is, when it is created (default: imported)",
     )
     imp.set_defaults(handler=cmd_responses_import)
+    rm = rsub.add_parser("delete", help="delete a system and all its replies (transcripts are untouched)")
+    rm.add_argument("--system", required=True, metavar="NAME")
+    rm.set_defaults(handler=cmd_responses_delete)
 
     p = sub.add_parser("systems", help="list systems and their reply counts")
     p.add_argument("--json", action="store_true")
@@ -68,6 +72,15 @@ def cmd_responses_import(args: argparse.Namespace) -> int:
             return 1
     for line in result.value.lines():
         print(line)
+    return 0
+
+
+def cmd_responses_delete(args: argparse.Namespace) -> int:
+    if args.system == THERAPIST:
+        raise UsageError(f"{THERAPIST!r} is built in: its replies are the dataset references")
+    with store_from_args(args) as store:
+        n = delete_system(store, args.system)
+    print(f"deleted system {args.system!r} and its {n} repl{'y' if n == 1 else 'ies'}")
     return 0
 
 
@@ -116,7 +129,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if to_stdout:
             sys.stdout.write(text)
         else:
-            Path(args.json).write_text(text, encoding="utf-8")
+            report.write_atomic(Path(args.json), text)
             print(f"wrote {args.json}", file=out)
     if args.report:
         for path in report.write_report(result, Path(args.report)):

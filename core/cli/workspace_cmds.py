@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from core import curation
 from core.cli.common import print_table, store_from_args, terminal_progress
 from core.errors import UsageError
 from core.ids import TranscriptId
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("set-category", help="set a transcript's symptom category")
     p.add_argument("transcript", type=int, metavar="TRANSCRIPT")
     p.add_argument("category", metavar="CATEGORY", help=", ".join(c.value for c in Category))
+    p.add_argument("--rater", metavar="NAME", help="who makes the change (default: the current rater)")
     p.set_defaults(handler=cmd_set_category)
 
 
@@ -132,6 +134,8 @@ def cmd_set_category(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     with store_from_args(args) as store:
-        transcript_store.set_category(store, [TranscriptId(args.transcript)], category)
+        # Through curation so the change is logged (audit trail) and undoable.
+        rater = curation.check_rater(args.rater) if args.rater else curation.default_rater(store)
+        curation.set_category(store, [TranscriptId(args.transcript)], category, rater=rater)
     print(f"transcript {args.transcript}: category set to {category.value}")
     return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import statistics
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -54,9 +54,15 @@ class _Plan:
     split_of: dict[TurnId, str]
     frozen: DatasetRecord | None
     frozen_rows: list[ExampleRow]
-    frozen_texts: dict[TurnId, tuple[str, str]]  # the frozen items' target and context turns
+    frozen_texts: dict[TurnId, tuple[str, str, int]]  # the frozen items' target and context turns
     text_key: dict[TurnId, str]  # normalised target text of every target
     removed: dict[str, int]
+    status_of: dict[TurnId, str]  # decision-policy verdict of every candidate
+    flagged: set[TurnId]
+
+    def unreviewed(self, turn_ids: Iterable[TurnId]) -> int:
+        # a frozen test item that is no longer a candidate (shortened by an edit) counts as unreviewed
+        return sum(1 for t in turn_ids if self.status_of.get(t, "unreviewed") == "unreviewed")
 
 
 def _plan(store: Store, rules: DatasetRules) -> _Plan:
@@ -66,7 +72,7 @@ def _plan(store: Store, rules: DatasetRules) -> _Plan:
     removed = dict(selection.removed)
     frozen = ds_store.frozen_test_dataset(store)
     frozen_rows = ds_store.examples_of(store, frozen.id, "test") if frozen else []
-    frozen_texts: dict[TurnId, tuple[str, str]] = {}
+    frozen_texts: dict[TurnId, tuple[str, str, int]] = {}
     fresh = selection.targets
     if frozen is not None:
         barred_transcripts = {r.transcript_id for r in frozen_rows}
@@ -76,7 +82,10 @@ def _plan(store: Store, rules: DatasetRules) -> _Plan:
             t for t in selection.targets
             if t.transcript_id not in barred_transcripts and t.client_key not in barred_clients
         ]
-        removed["frozen_test_holdout"] = len(selection.targets) - len(fresh)
+        frozen_turns = {r.turn_id for r in frozen_rows}
+        removed["frozen_test_holdout"] = sum(
+            1 for t in selection.targets if t.turn_id not in frozen_turns
+        ) - len(fresh)
         wanted = {r.turn_id for r in frozen_rows}
         wanted.update(t for r in frozen_rows for t in r.context_turn_ids)
         frozen_texts = _texts(store, wanted, f"the frozen test split of dataset {frozen.name!r}",
@@ -91,7 +100,8 @@ def _plan(store: Store, rules: DatasetRules) -> _Plan:
     test_keys.update(text_key[t.turn_id] for t in fresh if split_of[t.turn_id] == "test")
     kept = [t for t in fresh if split_of[t.turn_id] == "test" or text_key[t.turn_id] not in test_keys]
     removed["duplicates_test"] = len(fresh) - len(kept)
-    return _Plan(rules, selection, kept, split_of, frozen, frozen_rows, frozen_texts, text_key, removed)
+    return _Plan(rules, selection, kept, split_of, frozen, frozen_rows, frozen_texts, text_key, removed,
+                 {c.turn_id: c.status for c in candidates}, {c.turn_id for c in candidates if c.flagged})
 
 
 def _too_few_test_warnings(test_by_category: dict[str, int], categories: set[str]) -> list[str]:
@@ -162,8 +172,8 @@ def preview(store: Store, rules: DatasetRules) -> Preview:
         therapist_under_8=sum(n for w, n in all_lengths.items() if w < 8),
         candidates=plan.selection.candidates,
         targets=sum(splits.values()),
-        unreviewed_targets=sum(1 for t in plan.fresh if t.status == "unreviewed"),
-        flagged_targets=sum(1 for t in plan.fresh if t.flagged),
+        unreviewed_targets=plan.unreviewed([*(t.turn_id for t in plan.fresh), *(r.turn_id for r in plan.frozen_rows)]),
+        flagged_targets=len(plan.flagged & {*(t.turn_id for t in plan.fresh), *(r.turn_id for r in plan.frozen_rows)}),
         removed=plan.removed,
         splits=splits,
         by_category=by_category,
@@ -245,8 +255,14 @@ def build_dataset(
     system = rules.system_instruction
     token_counts: dict[TurnId, int] = {}
     kept = []
+    system_messages = 1 if system else 0
+    system_words = len(system.split())
     for item in items:
-        n = tokens.estimate_tokens([system, item.target, *(m.text for m in item.context)])
+        n = tokens.estimate(
+            chars=len(system) + len(item.target) + sum(len(m.text) for m in item.context),
+            words=system_words + item.words + sum(m.words for m in item.context),
+            messages=system_messages + 1 + len(item.context),
+        )
         if n > tokens.MAX_TOKENS_PER_EXAMPLE:
             if rules.over_limit == "drop" and item.split != "test":
                 removed["over_token_limit"] += 1
@@ -321,7 +337,7 @@ def _frozen_items(plan: _Plan, seed: int) -> list[_Item]:
     ]
 
 
-def _texts(store: Store, wanted: set[TurnId], what: str, remedy: str) -> dict[TurnId, tuple[str, str]]:
+def _texts(store: Store, wanted: set[TurnId], what: str, remedy: str) -> dict[TurnId, tuple[str, str, int]]:
     texts = ds_store.turn_texts(store, wanted)
     missing = wanted - texts.keys()
     if missing:
@@ -369,10 +385,8 @@ def _counts(
         "splits": splits,
         "by_category": by_category,
         "candidates": plan.selection.candidates,
-        "unreviewed_targets": sum(
-            1 for t in plan.fresh if t.status == "unreviewed" and t.turn_id in token_counts
-        ),
-        "flagged_targets": sum(1 for t in plan.fresh if t.flagged and t.turn_id in token_counts),
+        "unreviewed_targets": plan.unreviewed(e.turn_id for e in examples),
+        "flagged_targets": len(plan.flagged & {e.turn_id for e in examples}),
         "removed": removed,
         "target_words": {
             "min": words[0] if words else 0,

@@ -74,18 +74,37 @@ def combined_hash(files: dict[str, str], names: Iterable[str]) -> str:
 
 
 class _Sink:
-    """Hashes what is written and, when given a file, writes it too."""
+    """Hashes what is written and, when given a file, writes it too.
+
+    Lines are gathered and handed on in blocks: one hash update and one write
+    per ~256 KB instead of per line.
+    """
+
+    BLOCK = 256 * 1024
 
     def __init__(self, file: BinaryIO | None = None) -> None:
         self.hash = hashlib.sha256()
         self.size = 0
         self.file = file
+        self._pending: list[bytes] = []
+        self._pending_size = 0
 
     def write(self, data: bytes) -> None:
-        self.hash.update(data)
-        self.size += len(data)
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= self.BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        block = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        self.hash.update(block)
+        self.size += len(block)
         if self.file is not None:
-            self.file.write(data)
+            self.file.write(block)
 
 
 def render(
@@ -137,6 +156,8 @@ def render(
         w[f"vertex_{split}.jsonl"](vertex)
         w[f"openai_{split}.jsonl"](chat)
         w[f"hf_{split}.jsonl"](chat)
+    for sink in sinks.values():
+        sink.flush()
 
 
 def hash_examples(examples: Iterable[Example], system: str, state: TaskState | None = None, total: int = 0) -> Rendered:

@@ -6,7 +6,7 @@ can always say exactly how it was made and be built again from the same store.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from core.errors import UsageError
@@ -77,9 +77,6 @@ class DatasetRules:
         if "split" in values:
             values["split"] = tuple(int(p) for p in values["split"])
         return cls(**values)
-
-    def with_(self, **changes: Any) -> DatasetRules:
-        return replace(self, **changes)
 
 
 def parse_split(text: str) -> tuple[int, int, int]:

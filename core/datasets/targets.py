@@ -40,8 +40,8 @@ from core.store.datasets import CandidateRow
 
 # Raw turns read before a target when building its context; merging and
 # dropping ``other`` turns mean a few more than ``context_turns`` may be needed.
-WINDOW_FACTOR = 2
-WINDOW_EXTRA = 4
+WINDOW_FACTOR = 1
+WINDOW_EXTRA = 6
 
 REMOVAL_REASONS = {
     "excluded": "excluded by a rater",
@@ -57,6 +57,7 @@ class Message(NamedTuple):
     role: str  # client | therapist
     text: str
     turn_ids: tuple[TurnId, ...]
+    words: int = 0  # sum of the turns' word counts (whitespace words, as stored)
 
 
 @dataclass(slots=True)
@@ -96,43 +97,48 @@ def select_targets(candidates: Iterable[CandidateRow], rules: DatasetRules) -> S
     )
 
 
-def merge_turns(turns: Iterable[tuple[TurnId, str, str]]) -> list[Message]:
-    """(turn id, role, text) oldest first → alternating messages, ``other`` dropped."""
-    runs: list[tuple[str, list[str], list[TurnId]]] = []
-    for turn_id, role, text in turns:
+def merge_turns(turns: Iterable[tuple[TurnId, str, str, int]]) -> list[Message]:
+    """(turn id, role, text, words) oldest first → alternating messages, ``other`` dropped."""
+    runs: list[tuple[str, list[str], list[TurnId], list[int]]] = []
+    for turn_id, role, text, words in turns:
         if role == "other":
             continue
         if runs and runs[-1][0] == role:
             runs[-1][1].append(text)
             runs[-1][2].append(turn_id)
+            runs[-1][3].append(words)
         else:
-            runs.append((role, [text], [turn_id]))
+            runs.append((role, [text], [turn_id], [words]))
     return [
-        Message(role, texts[0], (ids[0],)) if len(texts) == 1 else Message(role, "\n".join(texts), tuple(ids))
-        for role, texts, ids in runs
+        Message(role, texts[0], (ids[0],), words[0]) if len(texts) == 1
+        else Message(role, "\n".join(texts), tuple(ids), sum(words))
+        for role, texts, ids, words in runs
     ]
 
 
-def _last_messages(turns: list[tuple[TurnId, str, str]], first: int, last: int, limit: int) -> list[Message]:
+def _last_messages(
+    turns: list[tuple[TurnId, str, str, int]], first: int, last: int, limit: int
+) -> list[Message]:
     """``merge_turns(turns[first:last])[-limit:]``, reading backwards only as far as needed."""
-    runs: list[tuple[str, list[str], list[TurnId]]] = []  # newest first
+    runs: list[tuple[str, list[str], list[TurnId], list[int]]] = []  # newest first
     for i in range(last - 1, first - 1, -1):
-        turn_id, role, text = turns[i]
+        turn_id, role, text, words = turns[i]
         if role == "other":
             continue
         if runs and runs[-1][0] == role:
             runs[-1][1].append(text)
             runs[-1][2].append(turn_id)
+            runs[-1][3].append(words)
         elif len(runs) == limit:
             break
         else:
-            runs.append((role, [text], [turn_id]))
+            runs.append((role, [text], [turn_id], [words]))
     out = []
-    for role, texts, ids in reversed(runs):
+    for role, texts, ids, words in reversed(runs):
         if len(texts) == 1:  # the common case, without the joins
-            out.append(Message(role, texts[0], (ids[0],)))
+            out.append(Message(role, texts[0], (ids[0],), words[0]))
         else:
-            out.append(Message(role, "\n".join(reversed(texts)), tuple(reversed(ids))))
+            out.append(Message(role, "\n".join(reversed(texts)), tuple(reversed(ids)), sum(words)))
     return out
 
 
@@ -169,7 +175,7 @@ def context_windows(targets: Iterable[CandidateRow], rules: DatasetRules) -> lis
 
 def build_contexts(
     targets: list[CandidateRow],
-    window_turns: Iterator[tuple[int, int, int, str, str]],
+    window_turns: Iterator[tuple[int, int, int, str, str, int]],
     rules: DatasetRules,
 ) -> Iterator[tuple[CandidateRow, tuple[Message, ...] | None]]:
     """Pair each target with its context.
@@ -182,7 +188,7 @@ def build_contexts(
     by_place = sorted(targets, key=lambda t: (t.transcript_id, t.position))
     current_tid: int | None = None
     positions: list[int] = []  # of the current transcript's window turns, ascending
-    turns: list[tuple[TurnId, str, str]] = []  # (id, role, text), parallel to positions
+    turns: list[tuple[TurnId, str, str, int]] = []  # (id, role, text, words), parallel to positions
     pending = next(window_turns, None)
     for target in by_place:
         if target.transcript_id != current_tid:
@@ -192,7 +198,7 @@ def build_contexts(
                 pending = next(window_turns, None)
             while pending is not None and pending[1] == current_tid:
                 positions.append(pending[2])
-                turns.append((TurnId(pending[0]), pending[3], pending[4]))
+                turns.append((TurnId(pending[0]), pending[3], pending[4], pending[5]))
                 pending = next(window_turns, None)
         first = bisect_left(positions, max(0, target.position - width))
         last = bisect_left(positions, target.position)

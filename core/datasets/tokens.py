@@ -28,12 +28,14 @@ MARGIN = 1.10
 TOKENS_PER_MESSAGE = 4
 
 
-def estimate_tokens(texts: Iterable[str]) -> int:
-    """Estimated tokens of one example: every message's text (system instruction included)."""
-    chars = words = messages = 0
-    for text in texts:
-        chars += len(text)
-        words += len(text.split())
-        messages += 1
+def estimate(*, chars: int, words: int, messages: int) -> int:
+    """Estimated tokens of one example from its totals (system instruction included)."""
     body = max(chars / CHARS_PER_TOKEN, words * TOKENS_PER_WORD)
     return math.ceil(MARGIN * body) + TOKENS_PER_MESSAGE * messages
+
+
+def estimate_tokens(texts: Iterable[str]) -> int:
+    """Estimated tokens of one example given every message's text."""
+    texts = list(texts)
+    return estimate(chars=sum(len(t) for t in texts), words=sum(len(t.split()) for t in texts),
+                    messages=len(texts))

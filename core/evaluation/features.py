@@ -21,7 +21,9 @@ from core.store.datasets import EvalItem
 EVERY = 200  # texts between progress updates and cancel checks
 
 
-def compute(texts: Sequence[str], *, state: TaskState | None = None, label: str = "Scoring texts") -> dict[str, TextFeatures]:
+def compute(
+    texts: Sequence[str], *, state: TaskState | None = None, label: str = "Scoring texts"
+) -> dict[str, TextFeatures]:
     """Features of each distinct text, with progress and Cancel."""
     state = state or null_state()
     unique = list(dict.fromkeys(texts))

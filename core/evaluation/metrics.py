@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer, SentiText
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 METRICS_VERSION = 1
@@ -39,14 +39,44 @@ SCORER = f"vader-{_vader_version()}/metrics-{METRICS_VERSION}"
 
 
 class _Vader(SentimentIntensityAnalyzer):
-    """VADER with two quadratic helpers made linear; scores are unchanged.
+    """VADER doing less work for the same scores.
 
-    Stock ``_negation_check`` and ``_special_idioms_check`` lower-case the
-    whole text for every sentiment word (O(n²) per reply), yet only read
-    the three words before and the two after it. Each call here gets exactly
-    that window, re-indexed, so every index they read names the same word;
-    ``tests/core/test_evaluation_metrics.py`` checks equality with stock VADER.
+    - Stock ``_negation_check`` and ``_special_idioms_check`` lower-case the
+      whole text for every sentiment word (O(n²) per reply), yet only read
+      the three words before and the two after it. Each call here gets
+      exactly that window, re-indexed, so every index they read names the
+      same word.
+    - ``polarity_scores`` skips the per-character emoji rewrite when the text
+      has no emoji (the rewrite then returns the text unchanged), and appends
+      the 0 that stock ``sentiment_valence`` would append for a word outside
+      the lexicon without calling it; everything else is stock code.
+
+    ``tests/core/test_evaluation_metrics.py`` checks equality with stock VADER
+    on generated texts and on real utterances.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._emoji_chars = frozenset(self.emojis)
+
+    def polarity_scores(self, text):  # type: ignore[override]
+        if not self._emoji_chars.isdisjoint(text):
+            return super().polarity_scores(text)
+        text = text.strip()
+        sentitext = SentiText(text)
+        sentiments: list[float] = []
+        words_and_emoticons = sentitext.words_and_emoticons
+        lowered = [w.lower() for w in words_and_emoticons]
+        lexicon = self.lexicon
+        last = len(words_and_emoticons) - 1
+        for i, item in enumerate(words_and_emoticons):
+            low = lowered[i]
+            if low in BOOSTER_DICT or low not in lexicon or (low == "kind" and i < last and lowered[i + 1] == "of"):
+                sentiments.append(0)
+                continue
+            sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
+        sentiments = self._but_check(words_and_emoticons, sentiments)
+        return self.score_valence(sentiments, text)
 
     @staticmethod
     def _negation_check(valence, words_and_emoticons, start_i, i):  # type: ignore[override]

@@ -9,15 +9,19 @@ text of a session.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import io
 import json
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from core.evaluation.evaluate import (
     AVERAGES,
+    JSON_DECIMALS,
     SENTIMENT_NOTE,
     Block,
     EvaluationResult,
@@ -37,6 +41,7 @@ METRIC_LABELS = {
 }
 # Row order of the paper's tables, then the counts the paper left out.
 ROW_ORDER = tuple(METRIC_LABELS)
+CHARTED_AVERAGES = tuple(m for m in ROW_ORDER if m in AVERAGES)  # the paper's order
 DECIMALS = {"avg_length_diff": 2, "avg_sentence_diff": 2, "avg_sentiment_distance": 4}
 REPORT_FILES = ("evaluation.json", "evaluation.md", "evaluation.csv", "evaluation.html")
 
@@ -91,6 +96,8 @@ def headers(result: EvaluationResult) -> list[str]:
 
 def paired_lines(result: EvaluationResult, block: Block) -> list[str]:
     out = []
+    if block.n == 0:
+        return out
     for p in block.paired:
         parts = []
         for metric in AVERAGES:
@@ -165,8 +172,9 @@ def to_csv(result: EvaluationResult) -> str:
             cis: list[object] = []
             for s in result.systems:
                 iv = block.intervals[s].get(metric) if metric in AVERAGES else None
-                cis += [iv[0], iv[1]] if iv else ["", ""]
-            w.writerow([name, METRIC_LABELS[metric], *["" if v is None else v for v in values], therapist, *cis])
+                cis += [round(iv[0], JSON_DECIMALS), round(iv[1], JSON_DECIMALS)] if iv else ["", ""]
+            cells = ["" if v is None else round(v, JSON_DECIMALS) if isinstance(v, float) else v for v in values]
+            w.writerow([name, METRIC_LABELS[metric], *cells, therapist, *cis])
     return out.getvalue()
 
 
@@ -271,7 +279,7 @@ def to_html(result: EvaluationResult) -> str:
         f"<p>{esc(_method_note(result))}</p>",
     ]
     out.append("<h2>Charts</h2>")
-    for metric in AVERAGES:
+    for metric in CHARTED_AVERAGES:
         out.append(f"<figure><figcaption>{esc(METRIC_LABELS[metric])} by category "
                    "(lower is closer to the therapist; whiskers: 95% intervals)</figcaption>")
         if metric == "avg_sentiment_distance":
@@ -335,7 +343,23 @@ def write_report(result: EvaluationResult, folder: Path) -> list[Path]:
     paths = []
     for name, text in contents.items():
         path = folder / name
-        path.write_text(text, encoding="utf-8")
+        write_atomic(path, text)
         paths.append(path)
     return paths
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file and rename, so a crash never leaves half a report."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 

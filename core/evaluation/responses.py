@@ -18,14 +18,18 @@ source really gave nothing), counted as missing, and listed in the report.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from dataclasses import replace as replace_field
 from pathlib import Path
+from typing import Any
 
 from core.changes import OpChanges, OpChangesWith
 from core.errors import ValidationError
 from core.evaluation.features import as_row, compute
 from core.evaluation.metrics import SCORER
 from core.evaluation.systems import ReplyState, SystemKind, check_name
+from core.ids import SystemId
 from core.progress import TaskState, null_state
 from core.store import Store
 from core.store import responses as response_store
@@ -72,16 +76,33 @@ class ResponsesImportReport:
 
 
 @dataclass(frozen=True, slots=True)
-class _Line:
-    number: int
+class NewReply:
+    """One reply to store: from a file line, or (later) from a generator's response."""
+
     example_id: str
     text: str
-    state: str
-    detail: str
+    blocked: bool = False
+    detail: str = ""  # why it was blocked, a finish reason…
+    provenance: dict[str, Any] = field(default_factory=dict)  # file and line, or model request
+    where: str = ""  # how messages name it: "FILE:LINE" or "reply N"
+
+    @property
+    def state(self) -> str:
+        if self.blocked:
+            return ReplyState.BLOCKED
+        return ReplyState.OK if self.text.strip() else ReplyState.EMPTY
 
 
-def _parse(path: Path, data: bytes, problems: list[str]) -> list[_Line]:
-    out: list[_Line] = []
+@dataclass(slots=True)
+class SavedReplies:
+    system_id: SystemId
+    created_system: bool
+    replaced: int
+    by_dataset: dict[str, int]
+
+
+def _parse(path: Path, data: bytes, problems: list[str]) -> list[NewReply]:
+    out: list[NewReply] = []
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     for number, raw in enumerate(data.split(b"\n"), start=1):
@@ -120,13 +141,7 @@ def _parse(path: Path, data: bytes, problems: list[str]) -> list[_Line]:
         if not isinstance(reason, str):
             problems.append(f"{where}: \"reason\" must be a string")
             continue
-        if blocked:
-            state = ReplyState.BLOCKED
-        elif not text.strip():
-            state = ReplyState.EMPTY
-        else:
-            state = ReplyState.OK
-        out.append(_Line(number, eid.strip(), text, state, reason))
+        out.append(NewReply(eid.strip(), text, blocked, reason, {"file": path.name, "line": number}, where))
     return out
 
 
@@ -158,71 +173,141 @@ def import_responses(
     if not lines and not problems:
         raise ResponsesRejected(path, [f"{path}: no replies in the file"])
 
-    known = response_store.example_info(store, [ln.example_id for ln in lines])
-    existing_system = response_store.find_system(store, system)
-    already = (
-        response_store.stored_example_ids(store, existing_system.id, [ln.example_id for ln in lines])
-        if existing_system is not None
-        else set()
+    saved = _save(
+        store,
+        system,
+        lines,
+        kind=kind,
+        system_provenance={"source": "imported file", "first_file": path.name},
+        replace=replace,
+        state=state,
+        reject=lambda found: ResponsesRejected(path, found),
+        replace_hint="use --replace to overwrite",
+        problems=problems,
     )
-    first_line: dict[str, int] = {}
-    for ln in lines:
-        where = f"{path}:{ln.number}"
-        info = known.get(ln.example_id)
+    report = ResponsesImportReport(
+        system=system,
+        path=str(path),
+        created_system=saved.created_system,
+        imported=len(lines),
+        replaced=saved.replaced,
+        empty_lines=[int(ln.provenance["line"]) for ln in lines if ln.state == ReplyState.EMPTY],
+        blocked=sum(1 for ln in lines if ln.state == ReplyState.BLOCKED),
+        by_dataset=saved.by_dataset,
+    )
+    state.update(1, 1, "")
+    return OpChangesWith(OpChanges(responses=True), report)
+
+
+def save_replies(
+    store: Store,
+    system: str,
+    replies: list[NewReply],
+    *,
+    kind: str,
+    provenance: dict[str, Any],
+    replace: bool = False,
+    state: TaskState | None = None,
+) -> OpChangesWith[SavedReplies]:
+    """Store replies that did not come from a file (a generator's), checked like an import.
+
+    Refuses (ValidationError naming every problem) unknown and non-test ids,
+    repeats, and replies the system already has unless ``replace``; scores
+    the texts; writes everything in one transaction or nothing.
+    """
+    check_name(system)
+    labelled = [r if r.where else replace_field(r, where=f"reply {n} ({r.example_id})")
+                for n, r in enumerate(replies, start=1)]
+    saved = _save(
+        store,
+        system,
+        labelled,
+        kind=kind,
+        system_provenance=provenance,
+        replace=replace,
+        state=state or null_state(),
+        reject=lambda problems: ValidationError(
+            f"{problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+            + "; nothing was stored"
+        ),
+        replace_hint="replace=True overwrites",
+    )
+    return OpChangesWith(OpChanges(responses=True), saved)
+
+
+def _save(
+    store: Store,
+    system: str,
+    replies: list[NewReply],
+    *,
+    kind: str,
+    system_provenance: dict[str, Any],
+    replace: bool,
+    state: TaskState,
+    reject: Callable[[list[str]], Exception],
+    replace_hint: str,
+    problems: list[str] | None = None,
+) -> SavedReplies:
+    """The checks and the all-or-nothing write shared by file imports and generators.
+
+    ``problems`` already found (a file's malformed lines) are reported with the rest.
+    """
+    if kind not in {k.value for k in SystemKind} or kind == SystemKind.THERAPIST:
+        raise ValidationError(f"system kind {kind!r} is not one of imported, base_model, tuned_model")
+    ids = [r.example_id for r in replies]
+    known = response_store.example_info(store, ids)
+    existing = response_store.find_system(store, system)
+    already = response_store.stored_example_ids(store, existing.id, ids) if existing is not None else set()
+    problems = list(problems or [])
+    first: dict[str, NewReply] = {}
+    for r in replies:
+        info = known.get(r.example_id)
         if info is None:
-            problems.append(f"{where}: unknown example id {ln.example_id!r}")
+            problems.append(f"{r.where}: unknown example id {r.example_id!r}")
         elif info.split != "test":
             problems.append(
-                f"{where}: {ln.example_id!r} is a {info.split} item of dataset {info.dataset!r}; "
+                f"{r.where}: {r.example_id!r} is a {info.split} item of dataset {info.dataset!r}; "
                 "only test items are evaluated"
             )
-        if ln.example_id in first_line:
-            problems.append(f"{where}: {ln.example_id!r} is answered twice (first on line {first_line[ln.example_id]})")
+        if r.example_id in first:
+            earlier = first[r.example_id]
+            at = f"line {earlier.provenance['line']}" if "line" in earlier.provenance else earlier.where
+            problems.append(f"{r.where}: {r.example_id!r} is answered twice (first on {at})")
         else:
-            first_line[ln.example_id] = ln.number
-        if ln.example_id in already and not replace:
-            problems.append(
-                f"{where}: system {system!r} already has a reply to {ln.example_id!r} "
-                "(use --replace to overwrite)"
-            )
+            first[r.example_id] = r
+        if r.example_id in already and not replace:
+            problems.append(f"{r.where}: system {system!r} already has a reply to {r.example_id!r} ({replace_hint})")
     if problems:
-        raise ResponsesRejected(path, problems)
+        raise reject(problems)
     state.check_cancelled()
 
     # VADER runs now, outside the write transaction, so evaluation later reads numbers.
-    scored = compute([ln.text for ln in lines if ln.state == ReplyState.OK], state=state, label="Scoring replies")
+    usable = [r.text for r in replies if r.state == ReplyState.OK]
+    scored = compute(usable, state=state, label="Scoring replies")
     state.check_cancelled()
-
-    report = ResponsesImportReport(system=system, path=str(path), created_system=existing_system is None)
     with store.transaction():
-        if existing_system is None:
-            system_id = response_store.insert_system(
-                store, system, kind, {"source": "imported file", "first_file": path.name}
-            )
+        if existing is None:
+            system_id = response_store.insert_system(store, system, kind, system_provenance)
         else:
-            system_id = existing_system.id
+            system_id = existing.id
         response_store.write_replies(
             store,
             system_id,
             [
                 response_store.ReplyRow(
-                    example_id=ln.example_id,
-                    text=ln.text,
-                    state=ln.state,
-                    detail=ln.detail,
-                    provenance={"file": path.name, "line": ln.number},
-                    scorer=SCORER if ln.state == ReplyState.OK else None,
-                    features=as_row(scored[ln.text]) if ln.state == ReplyState.OK else None,
+                    example_id=r.example_id,
+                    text=r.text,
+                    state=r.state,
+                    detail=r.detail,
+                    provenance=r.provenance,
+                    scorer=SCORER if r.state == ReplyState.OK else None,
+                    features=as_row(scored[r.text]) if r.state == ReplyState.OK else None,
                 )
-                for ln in lines
+                for r in replies
             ],
         )
-    report.imported = len(lines)
-    report.replaced = len(already)
-    report.empty_lines = [ln.number for ln in lines if ln.state == ReplyState.EMPTY]
-    report.blocked = sum(1 for ln in lines if ln.state == ReplyState.BLOCKED)
-    for ln in lines:
-        dataset = known[ln.example_id].dataset
-        report.by_dataset[dataset] = report.by_dataset.get(dataset, 0) + 1
-    state.update(1, 1, "")
-    return OpChangesWith(OpChanges(responses=True), report)
+    by_dataset: dict[str, int] = {}
+    for r in replies:
+        dataset = known[r.example_id].dataset
+        by_dataset[dataset] = by_dataset.get(dataset, 0) + 1
+    return SavedReplies(system_id, existing is None, len(already), by_dataset)

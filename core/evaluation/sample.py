@@ -133,8 +133,12 @@ EXPECTED_OVERALL = {
 }
 
 
-def self_check(store: Store, folder: Path) -> str:
-    """Build and score the sample; raise if any overall figure differs from the hand-worked one."""
+def self_check(store: Store, folder: Path, dataset_name: str | None = None) -> str:
+    """Build and score the sample; raise if any overall figure differs from the hand-worked one.
+
+    Given another dataset (the self-test's freshly built one), also score the
+    therapist against itself there: every distance must be zero.
+    """
     from core.errors import AttuneError
     from core.evaluation.evaluate import SYSTEM_KEYS, evaluate
 
@@ -147,4 +151,14 @@ def self_check(store: Store, folder: Path) -> str:
             if got is None or abs(got - want) > 1e-9:
                 raise AttuneError(f"sample evaluation: {system} {key} is {got}, expected {want}")
     empty = [c for c, b in result.categories.items() if b.n == 0]
-    return f"{len(result.items)} items, {len(SAMPLE_SYSTEMS)} systems, figures as worked by hand ({len(empty)} empty categories)"
+    extra = ""
+    if dataset_name is not None:
+        own = evaluate(store, dataset_name, ["therapist"], resamples=50).overall
+        t = own.systems["therapist"]
+        if own.n and (t.avg_length_diff, t.avg_sentence_diff, t.avg_sentiment_distance, t.missing) != (0, 0, 0, 0):
+            raise AttuneError(f"dataset {dataset_name!r}: the therapist scored against itself is not at zero")
+        extra = f"; {dataset_name}: {own.n} test items read"
+    return (
+        f"{len(result.items)} items, {len(SAMPLE_SYSTEMS)} systems, figures as worked by hand "
+        f"({len(empty)} empty categories){extra}"
+    )

@@ -167,8 +167,27 @@ def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
         raise WorkspaceCorrupt(f"{path}: the database failed its integrity check ({rows[0][0]}){hint}")
 
 
-def open_store(workspace: Path, *, create: bool = True) -> Store:
-    """Open (creating if allowed) the workspace folder's database."""
+def verify_integrity(path: Path) -> None:
+    """``PRAGMA quick_check`` on a connection of its own (read-only).
+
+    Lets the GUI check a large workspace concurrently with loading it, while
+    writes wait for the verdict (see ``desktop/taskman.py``).
+    """
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _quick_check(conn, Path(path))
+    finally:
+        conn.close()
+
+
+def open_store(workspace: Path, *, create: bool = True, check: bool = True) -> Store:
+    """Open (creating if allowed) the workspace folder's database.
+
+    ``check=False`` skips the integrity check here; the caller then owes a
+    ``verify_integrity`` before its first write. A pending migration always
+    checks first, whatever ``check`` says: never migrate a damaged file.
+    """
     workspace = Path(workspace)
     path = workspace / DB_FILENAME
     if not path.exists():
@@ -183,10 +202,11 @@ def open_store(workspace: Path, *, create: bool = True) -> Store:
         hint = f"; the newest backup is {backup}" if backup else ""
         raise WorkspaceCorrupt(f"{path}: not a readable Attune database ({exc}){hint}") from exc
     try:
-        _quick_check(conn, path)
         db = sqlite_utils.Database(conn)
-        _refuse_if_newer(db, path)
         pending = MIGRATIONS.pending(db)
+        if check or pending:
+            _quick_check(conn, path)
+        _refuse_if_newer(db, path)
         if pending and any(db.table_names()):
             backup_now(conn, workspace / BACKUP_DIRNAME, "before-migration")
         if pending:

@@ -28,8 +28,10 @@ SNIPPET_ELLIPSIS = "…"
 SNIPPET_TOKENS = 12
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TranscriptSummary:
+    # Not frozen: the list builds 13,000 of these per refresh and a frozen
+    # dataclass's __init__ costs three times as much. Treat it as a value.
     id: TranscriptId
     title: str
     category: Category
@@ -128,16 +130,11 @@ def transcript_summaries(
     else:
         rows = conn.execute("SELECT id, title, category, turn_count FROM transcripts ORDER BY id")
     out = []
+    none = (0, 0)
     for tid, title, cat, turns in rows:
-        n_decided, n_flagged = decided.get(tid, (0, 0))
+        n_decided, n_flagged = decided.get(tid, none)
         summary = TranscriptSummary(
-            id=TranscriptId(tid),
-            title=title,
-            category=_CATEGORIES.get(cat) or Category(cat),
-            turns=turns,
-            eligible=eligible.get(tid, 0),
-            decided=n_decided,
-            flagged=n_flagged,
+            tid, title, _CATEGORIES.get(cat) or Category(cat), turns, eligible.get(tid, 0), n_decided, n_flagged
         )
         if status_filter is None or _matches(summary, status_filter):
             out.append(summary)

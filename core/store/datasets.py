@@ -276,15 +276,15 @@ def candidate_targets(store: Store, min_words: int, *, with_text: bool = True) -
 
 def turns_in_ranges(
     store: Store, ranges: list[tuple[int, int, int]]
-) -> Iterator[tuple[TurnId, TranscriptId, int, str, str]]:
-    """(id, transcript_id, position, role, text) of the turns in each
+) -> Iterator[tuple[TurnId, TranscriptId, int, str, str, int]]:
+    """(id, transcript_id, position, role, text, word_count) of the turns in each
     ``(transcript_id, first_position, last_position)`` range, ordered by
     transcript and position. Ranges must not overlap (merge them first).
     """
     if not ranges:
         return iter(())
     return store.conn.execute(
-        "SELECT t.id, t.transcript_id, t.position, t.role, t.text "
+        "SELECT t.id, t.transcript_id, t.position, t.role, t.text, t.word_count "
         # json_extract rather than ->>: the operator needs SQLite 3.38, older
         # system libraries (Ubuntu 22.04: 3.37) are still common under Python.
         "FROM json_each(?) r JOIN turns t ON t.transcript_id = json_extract(r.value, '$[0]') "
@@ -294,8 +294,8 @@ def turns_in_ranges(
     )
 
 
-def turn_texts(store: Store, turn_ids: Iterable[int]) -> dict[TurnId, tuple[str, str]]:
-    """turn id → (role, text) for the given ids (missing ids are simply absent)."""
+def turn_texts(store: Store, turn_ids: Iterable[int]) -> dict[TurnId, tuple[str, str, int]]:
+    """turn id → (role, text, word count) for the given ids (missing ids are simply absent)."""
     wanted = sorted(set(turn_ids))
     # Context turns are runs of consecutive ids: read id ranges, not one lookup per id.
     ranges: list[list[int]] = []
@@ -306,11 +306,11 @@ def turn_texts(store: Store, turn_ids: Iterable[int]) -> dict[TurnId, tuple[str,
             ranges.append([tid, tid])
     keep = set(wanted)
     rows = store.conn.execute(
-        "SELECT t.id, t.role, t.text FROM json_each(?) r JOIN turns t "
+        "SELECT t.id, t.role, t.text, t.word_count FROM json_each(?) r JOIN turns t "
         "ON t.id BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]')",
         [json.dumps(ranges)],
     )
-    return {r[0]: (r[1], r[2]) for r in rows if r[0] in keep}
+    return {r[0]: (r[1], r[2], r[3]) for r in rows if r[0] in keep}
 
 
 @dataclass(frozen=True, slots=True)

@@ -244,15 +244,6 @@ def iter_log(store: Store) -> Iterator[DecisionRecord]:
         yield _record(row)
 
 
-def get_decision(store: Store, decision_id: DecisionId) -> DecisionRecord:
-    row = store.conn.execute(
-        f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE id = ?", [decision_id]
-    ).fetchone()
-    if row is None:
-        raise NotFoundError(f"decision {decision_id} does not exist")
-    return _record(row)
-
-
 def rater_names(store: Store) -> list[str]:
     return [r[0] for r in store.conn.execute("SELECT DISTINCT rater FROM decision_batches")]
 

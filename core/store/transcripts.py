@@ -110,19 +110,6 @@ def log_import(
     )
 
 
-def set_category(store: Store, transcript_ids: list[TranscriptId], category: Category) -> int:
-    with store.transaction() as conn:
-        changed = 0
-        for tid in transcript_ids:
-            cur = conn.execute(
-                "UPDATE transcripts SET category = ? WHERE id = ?", [category.value, tid]
-            )
-            if cur.rowcount == 0:
-                raise NotFoundError(f"transcript {tid} does not exist")
-            changed += cur.rowcount
-    return changed
-
-
 # Reading ######################################################################
 
 

@@ -84,7 +84,7 @@ class _Op(Generic[T]):
             return self._op(store, self.state)
         return self._op(store)
 
-    def _start(self, after: Callable[[T], None]) -> Future[T]:
+    def _start(self, after: Callable[[T], None], *, writes: bool = False) -> Future[T]:
         from desktop.progress import ProgressWatcher
 
         watcher = (
@@ -110,7 +110,7 @@ class _Op(Generic[T]):
                 return
             after(result)
 
-        return taskman().run_on_db(self._call, done)
+        return taskman().run_on_db(self._call, done, writes=writes)
 
 
 class CollectionOp(_Op[T]):
@@ -124,7 +124,7 @@ class CollectionOp(_Op[T]):
             if self._success is not None:
                 self._success(result)
 
-        return self._start(after)
+        return self._start(after, writes=True)
 
 
 class QueryOp(_Op[T]):

@@ -10,7 +10,6 @@ so each includes its fsync) on a private copy of the cached workspace.
 from __future__ import annotations
 
 import random
-import statistics
 import sys
 import tempfile
 import time

@@ -71,7 +71,7 @@ SYNONYMS = [
 ]
 MEAN_TURNS_PER_SESSION = 77  # AnnoMI: 9,699 utterances / 133 sessions ≈ 73; ~13,000 per million turns
 # Bump when the generated content changes, so cached workspaces are rebuilt.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 @dataclass(slots=True)
@@ -184,6 +184,10 @@ def iter_sessions(n_turns: int, seed: int = 0) -> Iterator[SyntheticSession]:
     rng = random.Random(seed)
     _kind, sources = _sources(seed)
     lengths = _session_lengths(n_turns, rng)
+    # A session contributes about min(its length, the window) utterances per
+    # pick; weighting picks by max(1, length / window) makes every real
+    # utterance about equally likely, so the turn-length mix stays AnnoMI's.
+    weights = [max(1.0, len(src.turns) / MEAN_TURNS_PER_SESSION) for src in sources]
     seen: set[bytes] = set()
     clients: list[tuple[str, str]] = []
     for index, length in enumerate(lengths):
@@ -194,12 +198,14 @@ def iter_sessions(n_turns: int, seed: int = 0) -> Iterator[SyntheticSession]:
             client_name, client_key = clients[-1]
         else:
             client_name, client_key = rng.choice(clients[-50:])
-        src = rng.choice(sources)
+        src = rng.choices(sources, weights)[0]
         turns: list[tuple[str, str]] = []
         while len(turns) < length:
+            # A cyclic window: every utterance equally likely, ends included.
             start = rng.randrange(len(src.turns))
-            turns.extend(src.turns[start : start + length - len(turns)])
-            src = rng.choice(sources)
+            window = src.turns[start:] + src.turns[:start]
+            turns.extend(window[: length - len(turns)])
+            src = rng.choices(sources, weights)[0]
         while True:
             mapping = dict(pair if rng.random() < 0.5 else pair[::-1] for pair in rng.sample(SYNONYMS, 8))
             new_turns = [
@@ -312,14 +318,22 @@ def make_large_workspace(
     root = Path(path) if path is not None else default_cache_root()
     key = f"large-{n_turns}-s{seed}-{source_kind()}-g{GENERATOR_VERSION}-m{_schema_key()}"
     ws = root / key
-    done = ws / ".complete"
-    if done.exists():
+    if (ws / ".complete").exists():
         return ws
-    if ws.exists():
-        shutil.rmtree(ws)  # a half-built one from an interrupted run
     root.mkdir(parents=True, exist_ok=True)
-    _build_workspace(ws, n_turns, seed)
-    done.write_text(json.dumps({"n_turns": n_turns, "seed": seed}))
+    # Build beside it and rename into place, so two benchmarks starting at
+    # once never see (or delete) each other's half-built workspace.
+    building = root / f".{key}.{os.getpid()}.building"
+    if building.exists():
+        shutil.rmtree(building)
+    _build_workspace(building, n_turns, seed)
+    (building / ".complete").write_text(json.dumps({"n_turns": n_turns, "seed": seed}))
+    if ws.exists() and not (ws / ".complete").exists():
+        shutil.rmtree(ws)  # left by an interrupted run of an older version of this code
+    try:
+        os.rename(building, ws)
+    except OSError:  # another process finished first; theirs is identical
+        shutil.rmtree(building, ignore_errors=True)
     return ws
 
 

@@ -87,3 +87,46 @@ def test_search_prints_where_each_hit_is(workspace, capsys) -> None:
         (s.turns[1][0], s.transcripts[1], 0)]
     assert main(["--home", str(workspace), "search", "NEAR(", '"']) == 0
     assert "no matching turns" in capsys.readouterr().out
+
+
+def test_deciding_from_the_command_line_uses_the_current_rater(workspace, capsys) -> None:
+    with open_store(workspace) as store:
+        s = seed(store)
+    a, b = s.long_therapist[:2]
+    home = ["--home", str(workspace)]
+    assert main([*home, "rater", "Dr Lee"]) == 0
+    assert main([*home, "include", str(a), str(b)]) == 0
+    assert main([*home, "exclude", str(b), "--reason", "Crisis", "--note", "a plan", "--rater", "bob"]) == 0
+    assert main([*home, "rate", str(a), "--rating", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "included 2 turns (rater: Dr Lee)" in out
+    assert f"excluded turn {b}: crisis or risk content (rater: bob)" in out
+    with open_store(workspace) as store:
+        assert [(r.turn_id, r.rater, r.action) for r in curation.decision_log(store)] == [
+            (a, "Dr Lee", "include"), (b, "Dr Lee", "include"), (b, "bob", "exclude"), (a, "Dr Lee", "rate")]
+        assert curation.turn_state(store, b, rater="bob").note == "a plan"
+
+    assert main([*home, "undo"]) == 0
+    assert main([*home, "undo"]) == 0
+    assert main([*home, "undo"]) == 0
+    assert main([*home, "redo", "--rater", "bob"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["undone: Rate turn 5", "undone: Include 2 turns", "nothing to undo for Dr Lee",
+                   "nothing to redo for bob"]
+    with open_store(workspace) as store:
+        assert curation.turn_state(store, a, rater="Dr Lee").own == curation.RaterState()
+        assert curation.turn_state(store, b, rater="bob").status is curation.Status.EXCLUDED
+
+
+def test_deciding_refuses_bad_input_with_one_line(workspace, capsys) -> None:
+    with open_store(workspace) as store:
+        s = seed(store)
+    home = ["--home", str(workspace)]
+    assert main([*home, "exclude", str(s.long_therapist[0]), "--reason", "boring"]) == 2
+    assert "--reason: unknown reason 'boring'" in capsys.readouterr().err
+    assert main([*home, "include", str(s.turns[0][0])]) == 2
+    assert "is a client turn" in capsys.readouterr().err
+    assert main([*home, "include", "987654"]) == 1
+    assert "turn 987654 does not exist" in capsys.readouterr().err
+    with open_store(workspace) as store:
+        assert list(curation.decision_log(store)) == []

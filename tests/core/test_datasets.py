@@ -7,12 +7,16 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core import curation
 from core.datasets import DatasetRules, LeakageError, build_dataset, preview
 from core.datasets import builder as builder_module
-from core.datasets.leakage import LeakageItem, find_leaks
+from core.datasets.builder import stored_examples
+from core.datasets.leakage import LeakageItem, find_leaks, normalise
 from core.datasets.splits import Assignment
+from core.datasets.targets import _last_messages, merge_turns, trim_context
 from core.errors import UsageError
 from core.ids import TurnId
 from core.models import Category, ParsedTranscript, Role
@@ -20,7 +24,7 @@ from core.store import Store
 from core.store import datasets as ds_store
 from core.store import transcripts as transcript_store
 from core.store.decisions import ExcludeReason
-from tests.core.datasets_fixtures import add_session, open_populated, turn
+from tests.core.datasets_fixtures import add_session, open_populated, populate, turn
 
 
 @pytest.fixture
@@ -104,8 +108,6 @@ def test_context_merges_same_role_turns_and_drops_other_turns(store: Store) -> N
     assert record.counts["removed"]["no_client_turn"] == 1
     context = _turn_roles(store, rows[0].context_turn_ids)
     assert [p for _, _, p in context] == [0, 1, 2, 4]
-    from core.datasets.builder import stored_examples
-
     items = list(stored_examples(store, record))
     assert [(m.role, m.text) for m in items[0].context] == [
         ("client", "First client."),
@@ -211,8 +213,6 @@ def test_frozen_test_split_survives_new_curation_decisions(populated: Store) -> 
     curation.exclude(populated, [frozen[0].turn_id], rater="r1", reason=ExcludeReason.CLINICAL)
     train_rows = ds_store.examples_of(populated, first.id, "train")
     curation.exclude(populated, [r.turn_id for r in train_rows[:5]], rater="r1", reason=ExcludeReason.OTHER)
-    from tests.core.datasets_fixtures import populate
-
     populate(populated, n_sessions=20, seed=99)
 
     second = build_dataset(populated, "second", DatasetRules(seed=11, split=(70, 20, 10)))
@@ -230,6 +230,8 @@ def test_frozen_test_split_survives_new_curation_decisions(populated: Store) -> 
         assert row.transcript_id not in frozen_transcripts
         assert transcript_store.get_transcript(populated, row.transcript_id).client_key not in frozen_clients
     assert second.counts["removed"]["frozen_test_holdout"] > 0
+    # only frozen[0] has a decision among the second dataset's examples (it stays, excluded or not)
+    assert second.counts["unreviewed_targets"] == len(ds_store.examples_of(populated, second.id)) - 1
     # the newly excluded training turns are gone from the new dataset
     assert not {r.turn_id for r in train_rows[:5]} & {r.turn_id for r in ds_store.examples_of(populated, second.id)}
     with pytest.raises(UsageError, match="frozen test split"):
@@ -264,8 +266,6 @@ def test_find_leaks_reports_clients_and_duplicate_texts() -> None:
         LeakageItem(TurnId(3), "train", 12, "bob", "i hear you and THAT matters"),
         LeakageItem(TurnId(4), "validation", 13, None, "Fine."),
     ]
-    from core.datasets.leakage import normalise
-
     items = [LeakageItem(i.turn_id, i.split, i.transcript_id, i.client_key, normalise(i.text_key)) for i in items]
     reasons = find_leaks(items)
     assert any("client 'alice'" in r and "train" in r for r in reasons)
@@ -351,3 +351,40 @@ def test_eval_items_give_merged_alternating_contexts(populated: Store) -> None:
         assert all(a != b for a, b in zip(roles, roles[1:]))
         assert item.reference == transcript_store.get_turn(populated, item.turn_id).text
         assert item.client_names == transcript_store.get_transcript(populated, item.transcript_id).client_names
+
+
+# Properties of the context rules on arbitrary speaker sequences #############
+
+_turns = st.lists(
+    st.tuples(st.sampled_from(["client", "therapist", "other"]), st.integers(min_value=1, max_value=300)),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(turns=_turns, k=st.integers(1, 12), budget=st.integers(1, 3000))
+def test_context_rules_hold_for_any_speaker_sequence(turns, k, budget) -> None:
+    raw = [(TurnId(i + 1), role, f"t{i} " + "x" * n, 1) for i, (role, n) in enumerate(turns)]
+    rules = DatasetRules(context_turns=k, context_chars=budget)
+    full = trim_context(merge_turns(raw), rules)
+    # reading backwards gives the same messages as merging everything
+    assert _last_messages(raw, 0, len(raw), k) == merge_turns(raw)[-k:]
+    last_speaker = next((r for _, r, _, _ in reversed(raw) if r != "other"), None)
+    if last_speaker != "client":
+        assert full is None
+        return
+    assert full is not None and full
+    roles = [m.role for m in full]
+    assert roles[0] == roles[-1] == "client"
+    assert all(a != b for a, b in zip(roles, roles[1:]))
+    assert len(full) <= k
+    if len(full) > 1:
+        assert sum(len(m.text) for m in full) <= budget
+    ids = [t for m in full for t in m.turn_ids]
+    assert ids == sorted(ids)
+    # whole turns only, the newest ones, and no 'other' turn
+    by_id = {t[0]: t for t in raw}
+    assert all(by_id[t][1] != "other" for t in ids)
+    assert all(any(by_id[t][2] in m.text for t in m.turn_ids) for m in full)
+    later_speakers = [t for t in raw if t[0] > ids[-1] and t[1] != "other"]
+    assert later_speakers == []

@@ -242,3 +242,13 @@ def test_missing_turns_give_one_clear_line(populated: Store, tmp_path: Path) -> 
     with pytest.raises(ValidationError, match=r"frozen test split of dataset 'd'.*delete dataset 'd'"):
         build_dataset(populated, "e", DatasetRules())
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_token_estimate_follows_the_documented_formula() -> None:
+    from core.datasets import tokens
+
+    # "a b c d": 7 characters, 4 words → 1.10 × max(7/4, 4×1.3) = 5.72 → 6, plus 4 for the message
+    assert tokens.estimate_tokens(["a b c d"]) == 10
+    # one 400-letter word and "y": 401 characters dominate → ceil(1.10 × 100.25) = 111, plus 2 × 4
+    assert tokens.estimate_tokens(["x" * 400, "y"]) == 119
+    assert tokens.estimate(chars=401, words=2, messages=2) == 119

@@ -287,3 +287,120 @@ def test_results_survive_reopening_the_workspace(sample, tmp_path: Path) -> None
     sample.close()
     with open_store(path) as again:
         assert evaluate(again, SAMPLE_DATASET, ["base", "tuned"]).to_json() == first
+
+
+# Stored features ############################################################
+
+
+def test_features_live_beside_their_text_and_follow_it(sample) -> None:
+    from core.evaluation.metrics import SCORER
+
+    conn = sample.conn
+    stored = dict(conn.execute(
+        "SELECT r.example_id, r.words FROM responses r JOIN systems s ON s.id = r.system_id "
+        "WHERE s.name = 'tuned' AND r.scorer = ?", [SCORER]))
+    assert stored == {"ex-90000001": 4, "ex-90000002": 7, "ex-90000003": 9}
+    assert conn.execute("SELECT count(*) FROM responses WHERE state != 'ok' AND scorer IS NOT NULL").fetchone()[0] == 0
+    evaluate(sample, SAMPLE_DATASET, ["base", "tuned"])
+    assert conn.execute("SELECT count(*) FROM reference_features").fetchone()[0] == 4
+    # Editing a reference turn clears its cached features; the next evaluation
+    # reads the new text: item 4's reference becomes 2 words ("Rest now."), so
+    # base's |1 - 2| = 1 replaces 7 and the overall average is (0 + 1) / 2.
+    turn = conn.execute("SELECT turn_id FROM dataset_examples WHERE example_id = 'ex-90000004'").fetchone()[0]
+    with sample.transaction():
+        conn.execute("UPDATE turns SET text = 'Rest now.' WHERE id = ?", [turn])
+    assert conn.execute("SELECT count(*) FROM reference_features WHERE turn_id = ?", [turn]).fetchone()[0] == 0
+    assert evaluate(sample, SAMPLE_DATASET, ["base"]).overall.systems["base"].avg_length_diff == 0.5
+
+
+def test_features_from_another_scorer_are_recomputed(sample) -> None:
+    from core.evaluation.metrics import SCORER
+
+    expected = evaluate(sample, SAMPLE_DATASET, ["base", "tuned"]).to_json()
+    with sample.transaction() as conn:
+        conn.execute("UPDATE responses SET scorer = 'vader-0/old', words = 999 WHERE scorer IS NOT NULL")
+        conn.execute("UPDATE reference_features SET scorer = 'vader-0/old', words = 999")
+    assert evaluate(sample, SAMPLE_DATASET, ["base", "tuned"]).to_json() == expected
+    assert sample.conn.execute("SELECT count(*) FROM responses WHERE scorer = ?", [SCORER]).fetchone()[0] == 5
+    assert sample.conn.execute("SELECT max(words) FROM reference_features").fetchone()[0] < 999
+
+
+def test_deleting_a_system_or_dataset_deletes_its_replies(sample) -> None:
+    from core.store import responses as response_store
+    from core.store.datasets import delete_dataset
+
+    assert response_store.delete_system(sample, "base") == 4
+    assert sample.conn.execute("SELECT count(*) FROM responses").fetchone()[0] == 3
+    delete_dataset(sample, SAMPLE_DATASET)
+    assert sample.conn.execute("SELECT count(*) FROM responses").fetchone()[0] == 0
+
+
+def test_cli_json_to_stdout_keeps_tables_on_stderr(sample, capsys) -> None:
+    expected = evaluate(sample, SAMPLE_DATASET, ["tuned"]).to_json()
+    home = _home(sample)
+    sample.close()
+    assert main(["--home", home, "evaluate", SAMPLE_DATASET, "--systems", "tuned", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == expected
+    assert "Overall (n = 4)" in captured.err
+
+
+# The published JSON Schema ##################################################
+
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "evaluation.schema.json"
+_TYPES = {"object": dict, "array": list, "string": str, "null": type(None), "boolean": bool}
+
+
+def _is(value: object, name: str) -> bool:
+    if name == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if name == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, _TYPES[name])
+
+
+def _validate(value: object, schema: dict, root: dict, path: str = "$") -> list[str]:
+    """The subset of JSON Schema the evaluation schema uses (no network, no extra package)."""
+    if "$ref" in schema:
+        target = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return _validate(value, target, root, path)
+    errors = []
+    types = schema.get("type")
+    if types is not None:
+        names = types if isinstance(types, list) else [types]
+        if not any(_is(value, t) for t in names):
+            return [f"{path}: {value!r} is not {types}"]
+    if isinstance(value, dict):
+        for key in schema.get("required", []):
+            if key not in value:
+                errors.append(f"{path}: missing {key!r}")
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for key, item in value.items():
+            if key in props:
+                errors += _validate(item, props[key], root, f"{path}.{key}")
+            elif extra is False:
+                errors.append(f"{path}: unexpected key {key!r}")
+            elif isinstance(extra, dict):
+                errors += _validate(item, extra, root, f"{path}.{key}")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0) or len(value) > schema.get("maxItems", len(value)):
+            errors.append(f"{path}: wrong length {len(value)}")
+        if "items" in schema:
+            for i, item in enumerate(value):
+                errors += _validate(item, schema["items"], root, f"{path}[{i}]")
+    return errors
+
+
+def test_output_matches_the_published_json_schema(larger) -> None:
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert _validate(golden, schema, schema) == []
+    out = evaluate(larger, "big", ["a", "b", "therapist"], resamples=20).to_json()
+    assert _validate(out, schema, schema) == []
+    # The validator is real: a missing fixed key and a stray one are both caught.
+    del out["overall"]["systems"]["a"]["missing"]
+    out["overall"]["therapist"]["extra"] = 1
+    assert len(_validate(out, schema, schema)) == 2

@@ -13,7 +13,7 @@ from vaderSentiment import vaderSentiment as vader_module
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from core.evaluation import metrics
-from tests.conftest import ANNOMI_SIMPLE, needs_annomi
+from tests.conftest import ANNOMI_SIMPLE, COUNSEL_CHAT, needs_annomi
 
 
 def _lexicon() -> dict[str, float]:
@@ -117,22 +117,35 @@ _VOCAB = [
     "the", "shit", "bomb", "cut", "me", "some", "slack", "hand", "to", "mouth", "you", "feel",
     "happy", "tired", "okay", "like", "love", "hate", "kinda", ":)", ":(", "!", "?", "yeah", "right",
     "back", "handed", "bad", "ass", "upper", "break", "a", "leg", "hardly", "barely", "really",
+    "😀", "💔", "good😀", "  ", "\n", "NO", "Kind", "OF", "BUT",
 ]
 
 
-@settings(max_examples=400, deadline=None)
+_STOCK = SentimentIntensityAnalyzer()
+
+
+@settings(max_examples=600, deadline=None)
 @given(st.lists(st.sampled_from(_VOCAB), min_size=0, max_size=40))
 def test_fast_vader_equals_stock_vader(words: list[str]) -> None:
     text = " ".join(words)
-    assert metrics._analyzer().polarity_scores(text) == SentimentIntensityAnalyzer().polarity_scores(text)
+    assert metrics._analyzer().polarity_scores(text) == _STOCK.polarity_scores(text)
 
 
 @needs_annomi
 def test_fast_vader_equals_stock_vader_on_real_utterances() -> None:
-    stock = SentimentIntensityAnalyzer()
+    stock = _STOCK
     fast = metrics._analyzer()
     with ANNOMI_SIMPLE.open(encoding="utf-8") as f:
         texts = [row["utterance_text"] for row in csv.DictReader(f)][:3000]
     joined = [" ".join(texts[i : i + 4]) for i in range(0, len(texts), 4)]
     differ = [t for t in texts + joined if fast.polarity_scores(t) != stock.polarity_scores(t)]
+    assert not differ, f"{len(differ)} texts score differently, e.g. {differ[0][:80]!r}"
+
+
+@pytest.mark.skipif(not COUNSEL_CHAT.exists(), reason=f"counsel-chat data not present at {COUNSEL_CHAT}")
+def test_fast_vader_equals_stock_vader_on_long_real_answers() -> None:
+    fast = metrics._analyzer()
+    with COUNSEL_CHAT.open(encoding="utf-8") as f:
+        texts = [f"{row['questionText']} {row['answerText']}" for row in csv.DictReader(f)][:600]
+    differ = [t for t in texts if fast.polarity_scores(t) != _STOCK.polarity_scores(t)]
     assert not differ, f"{len(differ)} texts score differently, e.g. {differ[0][:80]!r}"

@@ -142,3 +142,41 @@ def test_cli_import_and_systems(dataset, tmp_path: Path, capsys) -> None:
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert rows[1] == {"name": "base", "kind": "imported", "replies": 2, "by_state": {"ok": 1, "empty": 1},
                        "datasets": ["sample-evaluation"], "builtin": False}
+
+
+def test_cli_delete_a_system(dataset, tmp_path: Path, capsys) -> None:
+    home = str(dataset.path.parent)
+    dataset.close()
+    good = _write(tmp_path, [{"example_id": "ex-90000001", "response": "Go on."}])
+    assert main(["--home", home, "responses", "import", "--system", "base", str(good)]) == 0
+    assert main(["--home", home, "responses", "delete", "--system", "base"]) == 0
+    assert "deleted system 'base' and its 1 reply" in capsys.readouterr().out
+    assert main(["--home", home, "responses", "delete", "--system", "base"]) == 1
+    assert "no system named 'base'" in capsys.readouterr().err
+    assert main(["--home", home, "responses", "delete", "--system", "therapist"]) == 2
+
+
+def test_a_generator_stores_replies_with_provenance_through_the_same_checks(dataset) -> None:
+    from core.evaluation import evaluate
+    from core.evaluation.responses import NewReply, save_replies
+
+    replies = [
+        NewReply("ex-90000001", "Tell me more.", provenance={"request": "r-1"}),
+        NewReply("ex-90000002", "", blocked=True, detail="SAFETY", provenance={"request": "r-2"}),
+    ]
+    out = save_replies(dataset, "gemini-base", replies, kind="base_model",
+                       provenance={"model": "gemini-x", "temperature": 0.0})
+    assert out.changes.responses and out.value.created_system
+    info = next(s for s in list_systems(dataset) if s.name == "gemini-base")
+    assert (info.kind, info.provenance, info.by_state) == (
+        "base_model", {"model": "gemini-x", "temperature": 0.0}, {"ok": 1, "blocked": 1})
+    row = dataset.conn.execute(
+        "SELECT provenance, detail FROM responses WHERE example_id = 'ex-90000002'").fetchone()
+    assert (json.loads(row[0]), row[1]) == ({"request": "r-2"}, "SAFETY")
+    scores = evaluate(dataset, "sample-evaluation", ["gemini-base"]).overall.systems["gemini-base"]
+    assert (scores.n, scores.missing) == (1, 3)
+    with pytest.raises(ValidationError, match=r"reply 1 \(ex-90000001\): system 'gemini-base' already has"):
+        save_replies(dataset, "gemini-base", replies[:1], kind="base_model", provenance={})
+    with pytest.raises(ValidationError, match=r"reply 2 \(ex-90000001\): 'ex-90000001' is answered twice"):
+        save_replies(dataset, "other", [replies[0], replies[0]], kind="base_model", provenance={})
+    assert _count(dataset) == 2

@@ -120,3 +120,22 @@ def test_a_backup_of_the_old_version_is_kept(old_workspace: tuple[str, Path]) ->
     with sqlite3.connect(backups[0]) as b:
         assert _applied(b) == names[: names.index(stop_before)]
         assert b.execute("SELECT count(*) FROM turns").fetchone()[0] > 0
+
+
+def test_product_code_reads_the_migrated_data(old_workspace: tuple[str, Path]) -> None:
+    """Old rows must still make valid objects (enums, JSON columns) for today's readers."""
+    from core.store import transcripts as transcript_store
+
+    _stop_before, ws = old_workspace
+    with sqlite3.connect(ws / DB_FILENAME) as conn:
+        expected = conn.execute("SELECT id, title, turn_count FROM transcripts ORDER BY id").fetchall()
+    with open_store(ws) as store:
+        listed = transcript_store.list_transcripts(store)
+        assert [(t.id, t.title, t.turn_count) for t in listed] == expected
+        for t in listed:
+            turns = transcript_store.turns_of(store, t.id)
+            assert len(turns) == t.turn_count
+            assert [turn.position for turn in turns] == list(range(t.turn_count))
+        stats = transcript_store.stats(store)
+        assert stats.transcripts == len(expected)
+        assert stats.turns == sum(n for _, _, n in expected)

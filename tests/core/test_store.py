@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from core.errors import WorkspaceCorrupt, WorkspaceTooNew
+from core.errors import WorkspaceCorrupt, WorkspaceError, WorkspaceTooNew
 from core.store import open_store
 from core.store.connection import backup_now
 from core.store.migrations import MIGRATIONS
@@ -182,6 +182,24 @@ def test_corrupt_workspace_without_backups_says_so(tmp_path: Path) -> None:
     _corrupt_middle_pages(ws / DB_FILENAME)
     with pytest.raises(WorkspaceCorrupt, match="no backup"):
         open_store(ws)
+
+
+def test_a_file_that_is_not_a_database_is_refused_naming_the_backup(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    store = open_store(ws)
+    backup = backup_now(store.conn, store.backup_dir, "manual")
+    store.close()
+    (ws / DB_FILENAME).write_bytes(b"this is not an SQLite database at all " * 200)
+    with pytest.raises(WorkspaceCorrupt) as info:
+        open_store(ws)
+    assert str(backup) in str(info.value)
+
+
+def test_missing_workspace_is_not_created_when_asked_not_to(tmp_path: Path) -> None:
+    ws = tmp_path / "nowhere"
+    with pytest.raises(WorkspaceError, match="no workspace"):
+        open_store(ws, create=False)
+    assert not ws.exists()
 
 
 # Backups around migrations ###################################################

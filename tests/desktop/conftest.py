@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import desktop  # noqa: F401  (applies the PySide6 workaround before any Qt call)
 
 from core.ids import TranscriptId
 from core.models import Category, ParsedTranscript, ParsedTurn, Role

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import desktop  # noqa: F401  (applies the PySide6 workaround before any Qt call)
 
 from core import curation
 from core.changes import OpChanges
@@ -37,6 +36,7 @@ def page(qtbot, home: Path) -> Iterator:
     from desktop.dataset_page import DatasetPage
 
     taskman = TaskManager(home)
+    futures = track_futures(taskman)
     bus = OpBus()
     operations.install(taskman, bus)
     page = DatasetPage()
@@ -46,8 +46,33 @@ def page(qtbot, home: Path) -> Iterator:
     page.show()
     qtbot.waitUntil(lambda: page.preview is not None, timeout=WAIT_MS)
     yield page
+    settle(qtbot, futures)
     page.close()
     taskman.shutdown()
+
+
+def track_futures(taskman: TaskManager) -> list:
+    """Every database-thread job the page starts, so teardown can wait for them all."""
+    futures: list = []
+    run_on_db = taskman.run_on_db
+
+    def tracking(fn, on_done=None, **kwargs):
+        fut = run_on_db(fn, on_done, **kwargs)
+        futures.append(fut)
+        return fut
+
+    taskman.run_on_db = tracking  # type: ignore[method-assign]
+    return futures
+
+
+def settle(qtbot, futures: list) -> None:
+    # A finished op's callback may start another (build → list); wait until nothing is left.
+    for _ in range(20):
+        seen = len(futures)
+        qtbot.waitUntil(lambda: all(f.done() for f in futures), timeout=WAIT_MS)
+        qtbot.wait(50)  # let the callbacks run on the GUI thread
+        if len(futures) == seen and all(f.done() for f in futures):
+            return
 
 
 def expected(home: Path, rules: DatasetRules):
@@ -139,6 +164,7 @@ def test_counts_wait_until_the_page_is_shown(qtbot, home: Path) -> None:
     from desktop.dataset_page import PREVIEW_DEBOUNCE_MS, DatasetPage
 
     taskman = TaskManager(home)
+    futures = track_futures(taskman)
     operations.install(taskman, OpBus())
     try:
         page = DatasetPage()
@@ -147,5 +173,24 @@ def test_counts_wait_until_the_page_is_shown(qtbot, home: Path) -> None:
         assert page.preview is None  # hidden: nothing counted yet
         page.show()
         qtbot.waitUntil(lambda: page.preview is not None, timeout=WAIT_MS)
+        settle(qtbot, futures)
+        page.close()
     finally:
         taskman.shutdown()
+
+
+def test_cancel_puts_the_page_back_and_says_so(qtbot, page, monkeypatch) -> None:
+    shown = []
+    monkeypatch.setattr("desktop.errors.show_exception", lambda parent, exc: shown.append(exc))
+
+    def cancelled(store, name, rules, state):
+        state.cancel()  # what the progress dialog's Cancel does
+        state.check_cancelled()
+
+    monkeypatch.setattr("desktop.operations.datasets.build_dataset", cancelled)
+    page.name_edit.setText("never")
+    page.build_button.click()
+    qtbot.waitUntil(lambda: "cancelled" in page.status_label.text(), timeout=WAIT_MS)
+    assert page.build_button.isEnabled()
+    assert page.dataset_table.rowCount() == 0
+    assert shown == []  # a cancel is not an error

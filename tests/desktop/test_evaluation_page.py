@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import desktop  # noqa: F401  (PySide6 workaround before any Qt call)
 
 from core.changes import OpChanges
 from core.cli import main
@@ -193,3 +192,21 @@ def test_replies_imported_from_the_page_appear_and_errors_are_shown(qtbot, page,
     page.import_replies("fourth", bad)
     qtbot.waitUntil(lambda: bool(shown))
     assert shown[0].startswith(f"{bad}:1: unknown example id 'ex-404'")
+
+
+def test_cancel_leaves_the_page_usable(qtbot, page, monkeypatch) -> None:
+    from core.progress import TaskState
+
+    # Press Cancel before the work starts: the op's state is already cancelled.
+    original = TaskState.__init__
+
+    def cancelled_state(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.cancel()
+
+    monkeypatch.setattr(TaskState, "__init__", cancelled_state)
+    page.set_selection(SAMPLE_DATASET, ["base"])
+    page.run_button.click()
+    qtbot.waitUntil(lambda: "cancelled" in page.status.text())
+    assert page.run_button.isEnabled()
+    assert page.result is None
