@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,16 @@ def store(workspace: Path):
     s = open_store(workspace)
     yield s
     s.close()
+
+
+@pytest.fixture(autouse=True)
+def _close_leftover_dialogs():
+    # A test that ends with a message box open must not leak it into the next
+    # test sharing the QApplication (the self-test refuses visible error boxes).
+    yield
+    qt_widgets = sys.modules.get("PySide6.QtWidgets")
+    if qt_widgets is None or qt_widgets.QApplication.instance() is None:
+        return
+    for widget in qt_widgets.QApplication.topLevelWidgets():
+        if isinstance(widget, qt_widgets.QMessageBox) and widget.isVisible():
+            widget.close()

@@ -117,6 +117,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     to_stdout = args.json == "-"
     out = sys.stderr if to_stdout else sys.stdout
+    # Files first: a reader that closes the pipe early (`| head`) must not cost the report.
+    written: list[Path] = []
+    if args.json and not to_stdout:
+        report.write_atomic(Path(args.json), report.to_json_text(result))
+        written.append(Path(args.json))
+    if args.report:
+        written.extend(report.write_report(result, Path(args.report)))
     for name, block in report.blocks(result):
         print(f"{name} (n = {block.n})", file=out)
         print_table(report.headers(result), report.table_rows(result, block), out=out)
@@ -124,14 +131,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"  {line}", file=out)
         print(file=out)
     print(f"Note: {SENTIMENT_NOTE}", file=out)
-    if args.json:
-        text = report.to_json_text(result)
-        if to_stdout:
-            sys.stdout.write(text)
-        else:
-            report.write_atomic(Path(args.json), text)
-            print(f"wrote {args.json}", file=out)
-    if args.report:
-        for path in report.write_report(result, Path(args.report)):
-            print(f"wrote {path}", file=out)
+    if to_stdout:
+        sys.stdout.write(report.to_json_text(result))
+    for path in written:
+        print(f"wrote {path}", file=out)
     return 0

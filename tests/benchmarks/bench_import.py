@@ -8,8 +8,7 @@ final rows into a fresh workspace (same schema incl. FTS triggers, same
 pragmas, one transaction), and peaks under 500 MB.
 
 Each side runs in its own subprocess so their memory peaks don't mix; peak
-RSS is ``getrusage`` high-water (the importer's and, if it used worker
-processes, the largest child's).
+RSS is the ``getrusage`` high-water mark of that subprocess.
 """
 
 from __future__ import annotations
@@ -32,12 +31,10 @@ RATIO_TARGET = 2.0
 PEAK_MB_TARGET = 500.0
 
 
-def _peak_mb() -> tuple[float, float]:
-    """(this process, largest waited-for child) RSS high-water in MB (Linux reports KB)."""
-    scale = 1024 * 1024 if sys.platform == "darwin" else 1024
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale / 1e6
-    return own, child
+def _peak_mb() -> float:
+    """This process's RSS high-water mark in MB (Linux reports KB, macOS bytes)."""
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
 
 
 # The two sides, each run as ``python -m tests.benchmarks.bench_import --side ...``
@@ -52,7 +49,6 @@ def _side_import(corpus: Path, workspace: Path) -> dict:
         report = import_paths(store, [corpus])
         seconds = time.perf_counter() - t0
         turns = store.conn.execute("SELECT count(*) FROM turns").fetchone()[0]
-    own, child = _peak_mb()
     return {
         "seconds": seconds,
         "files": len(report.files),
@@ -60,8 +56,7 @@ def _side_import(corpus: Path, workspace: Path) -> dict:
         "first_failure": report.failed[0].line() if report.failed else "",
         "transcripts": report.imported_transcripts,
         "turns": turns,
-        "peak_mb": own,
-        "peak_child_mb": child,
+        "peak_mb": _peak_mb(),
     }
 
 
@@ -87,8 +82,7 @@ def _side_bare(source: Path, workspace: Path) -> dict:
             )
         conn.execute("COMMIT")
         seconds = time.perf_counter() - t0
-    own, _ = _peak_mb()
-    return {"seconds": seconds, "turns": len(tables["turns"][1]), "peak_mb": own}
+    return {"seconds": seconds, "turns": len(tables["turns"][1]), "peak_mb": _peak_mb()}
 
 
 def _run_side(*args: str) -> dict:
@@ -120,11 +114,10 @@ def run(n_files: int, keep: bool = False) -> int:
             print(f"  {imported['failed']} files failed, e.g. {imported['first_failure']}")
         bare = _run_side("--side", "bare", str(tmp / "imported" / "attune.db"), str(tmp / "bare"))
         ratio = imported["seconds"] / bare["seconds"]
-        peak = max(imported["peak_mb"], imported["peak_child_mb"])
+        peak = imported["peak_mb"]
         print(f"import_paths : {imported['seconds']:7.1f} s  {imported['transcripts']} transcripts, "
               f"{imported['turns']} turns, {imported['turns'] / imported['seconds']:,.0f} turns/s, "
-              f"peak RSS {imported['peak_mb']:.0f} MB (largest child {imported['peak_child_mb']:.0f} MB), "
-              f"db {_db_mb(tmp / 'imported'):.0f} MB")
+              f"peak RSS {peak:.0f} MB, db {_db_mb(tmp / 'imported'):.0f} MB")
         print(f"bare insert  : {bare['seconds']:7.1f} s  {bare['turns']} turns, "
               f"peak RSS {bare['peak_mb']:.0f} MB (holds every row in memory)")
         print(f"ratio        : {ratio:.2f}x  (target <= {RATIO_TARGET:.1f}x: "

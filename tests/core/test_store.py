@@ -13,7 +13,7 @@ import sqlite_utils
 
 from core.errors import WorkspaceCorrupt, WorkspaceError, WorkspaceTooNew
 from core.store import open_store
-from core.store.connection import backup_now
+from core.store.connection import backup_now, verify_integrity
 from core.store.migrations import MIGRATIONS
 from core.workspace import BACKUP_DIRNAME, DB_FILENAME
 
@@ -193,6 +193,49 @@ def test_a_file_that_is_not_a_database_is_refused_naming_the_backup(tmp_path: Pa
     with pytest.raises(WorkspaceCorrupt) as info:
         open_store(ws)
     assert str(backup) in str(info.value)
+
+
+def _corrupt_workspace_with_backup(tmp_path: Path) -> tuple[Path, Path]:
+    ws = tmp_path / "ws"
+    store = open_store(ws)
+    with store.transaction() as conn:
+        for i in range(40):
+            _add_transcript(conn, f"t{i}", n_turns=40)
+    backup = backup_now(store.conn, store.backup_dir, "manual")
+    store.close()
+    _corrupt_middle_pages(ws / DB_FILENAME)
+    return ws, backup
+
+
+def test_verify_integrity_names_the_backup_and_changes_nothing(tmp_path: Path) -> None:
+    ws, backup = _corrupt_workspace_with_backup(tmp_path)
+    before = (ws / DB_FILENAME).read_bytes()
+    with pytest.raises(WorkspaceCorrupt) as info:
+        verify_integrity(ws / DB_FILENAME)
+    assert str(backup) in str(info.value)
+    assert (ws / DB_FILENAME).read_bytes() == before
+
+
+def test_verify_integrity_passes_a_healthy_workspace(store) -> None:
+    with store.transaction() as conn:
+        _add_transcript(conn)
+    verify_integrity(store.path)  # alongside the open connection, as the GUI does
+
+
+def test_pending_migration_checks_integrity_even_when_told_not_to(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    path = _old_workspace(ws, MIGRATION_NAMES[-1])
+    conn = sqlite3.connect(path)
+    with conn:
+        for i in range(40):
+            _add_transcript(conn, f"t{i}", n_turns=40)
+    conn.close()  # the last connection: the WAL is checkpointed into the file
+    _corrupt_middle_pages(path)
+    before = path.read_bytes()
+    with pytest.raises(WorkspaceCorrupt):
+        open_store(ws, check=False)
+    assert path.read_bytes() == before  # never migrated, never backed up
+    assert not (ws / BACKUP_DIRNAME).exists()
 
 
 def test_missing_workspace_is_not_created_when_asked_not_to(tmp_path: Path) -> None:
