@@ -15,12 +15,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from core.store import Store, open_store
 from core.store.connection import verify_integrity
 
 T = TypeVar("T")
+
+DRAIN_POLL_MS = 50
 
 
 class TaskManager(QObject):
@@ -38,6 +40,13 @@ class TaskManager(QObject):
         self._closures: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._closures_pending.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+        # Safety net: a queued wake-up emitted from a worker thread was seen to be
+        # lost (a finished op whose callback never ran); a cheap poll guarantees
+        # every queued closure runs within DRAIN_POLL_MS.
+        self._drain_timer = QTimer(self)
+        self._drain_timer.setInterval(DRAIN_POLL_MS)
+        self._drain_timer.timeout.connect(self._drain)
+        self._drain_timer.start()
         self._main_thread = threading.get_ident()
 
     # The store lives only on the database thread ##########################
@@ -112,6 +121,7 @@ class TaskManager(QObject):
             raise RuntimeError("background work must be started from the GUI thread")
 
     def shutdown(self) -> None:
+        self._drain_timer.stop()
         def close(store: Store | None = None) -> None:
             if self._store is not None:
                 self._store.close()

@@ -1,0 +1,21 @@
+"""The Dataset and Evaluate pages inside the real main window, not only standalone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def test_dataset_page_shows_live_counts_in_the_main_window(qtbot, tmp_path: Path) -> None:
+    from desktop.app import create_main_window
+
+    win = create_main_window(home=tmp_path / "ws")  # first start: the demos are imported
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.wait(500)  # the first-start rater dialog is up, as a new user sees it
+    page = win.pages["Dataset"]
+    win.show_page("Dataset")
+    qtbot.waitUntil(lambda: page.preview is not None, timeout=10_000)
+    assert page.preview.targets > 0
+    assert page.counts_label.text().startswith(f"{page.preview.targets} targets")
+    win.close()
+    win.taskman.shutdown()
