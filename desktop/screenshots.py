@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             other = win.pages.get(name)
             if other is not None:
                 win.show_page(name)
-                QTest.qWait(800)
+                QTest.qWait(2500)  # let the live counts arrive
                 save(win.grab(), f"{name.lower()}.png")
         win.show_page("Curate")
 
