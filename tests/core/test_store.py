@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from tests.store_damage import corrupt_pages
 from core.errors import WorkspaceCorrupt, WorkspaceError, WorkspaceTooNew
 from core.store import open_store
 from core.store.connection import backup_now, verify_integrity
@@ -139,14 +140,7 @@ def test_newer_workspace_is_refused_and_left_byte_identical(tmp_path: Path) -> N
 
 
 def _corrupt_middle_pages(db: Path) -> None:
-    size = db.stat().st_size
-    page = 4096
-    pages = size // page
-    assert pages >= 20, "the test database is too small to corrupt in the middle"
-    with db.open("r+b") as f:
-        for n in range(pages // 3, pages // 3 + 5):
-            f.seek(n * page)
-            f.write(bytes((i * 37 + n) % 251 for i in range(page)))
+    corrupt_pages(db, at=1 / 3, count=5)
 
 
 def test_corrupt_workspace_is_refused_naming_the_newest_backup(tmp_path: Path) -> None:

@@ -9,16 +9,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from core.store import open_store
 from core.workspace import DB_FILENAME
 from tests.desktop.conftest import build_workspace, session
-
-
-def _corrupt_middle_pages(db: Path) -> None:
-    page = 4096
-    pages = db.stat().st_size // page
-    assert pages >= 20, "the test database is too small to corrupt in the middle"
-    with db.open("r+b") as f:
-        for n in range(pages // 2, pages // 2 + 4):
-            f.seek(n * page)
-            f.write(bytes((i * 37 + n) % 251 for i in range(page)))
+from tests.store_damage import corrupt_pages
 
 
 def _error_texts() -> list[str]:
@@ -38,7 +29,7 @@ def test_damaged_workspace_is_reported_and_the_window_stops_working(qtbot, tmp_p
         from core.store.transcripts import set_setting
 
         set_setting(store, "demo_imported", True)
-    _corrupt_middle_pages(home / DB_FILENAME)
+    corrupt_pages(home / DB_FILENAME, at=1 / 2, count=4)
 
     win = create_main_window(home=home)
     qtbot.addWidget(win)
