@@ -22,6 +22,8 @@ test: $(STAMP) lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 	$(MAKE) dist-smoke
 
+# Every benchmark in a fresh process, then one table (figure, floor, ratio, target);
+# exits 1 when a target is missed. ATTUNE_BENCH_TURNS=50000 for a quick run.
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m tests.benchmarks
 

@@ -35,9 +35,9 @@
 7. ``normalise_whitespace`` – runs of spaces/tabs/wrapped lines become one
    space; a blank line (a paragraph break) is kept as one blank line.
 
-``strip_running_heads`` works on a whole document rather than one turn (a
-title or header repeated on every page); importers call it before they split
-turns.
+Page furniture that needs the whole document to be recognised (running heads,
+page stamps found by where they fall) is taken out before turns are split, by
+``core/importers/furniture.py``; ``strip_page_markers`` is the per-turn rule.
 
 Every rule is cheap when it has nothing to do (a substring test before any
 regex), because the import benchmark cleans about a million utterances.
@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Callable
 
 __all__ = [
@@ -59,7 +58,6 @@ __all__ = [
     "strip_dates",
     "strip_page_markers",
     "strip_parenthetical_notes",
-    "strip_running_heads",
     "strip_timestamps",
 ]
 
@@ -289,6 +287,9 @@ _PAGE = (
     rf"|\d{{1,4}}{_H}+of{_H}+\d{{1,4}}"
     rf"|[-\u2013\u2014]{_H}*\d{{1,4}}{_H}*[-\u2013\u2014]"
 )
+# Shared with core/importers/furniture.py, which finds page furniture in whole documents.
+PAGE_PATTERN = _PAGE
+DATE_PATTERN = _DATE_TOKEN.pattern
 _PAGE_MARKER_LINE = re.compile(rf"^{_H}*(?:{_PAGE}){_H}*$", re.M | re.I)
 _PAGE_MARKER = re.compile(rf"{_H}*(?:{_PAGE}){_H}*", re.I)
 
@@ -318,33 +319,6 @@ def strip_page_markers(text: str) -> str:
     if "\n" not in text or _DIGIT.search(text) is None or _PAGE_MARKER_LINE.search(text) is None:
         return text
     return _drop_lines(text.split("\n"), lambda line: _PAGE_MARKER.fullmatch(line) is not None)
-
-
-def _head_key(line: str) -> str:
-    return " ".join(_DIGIT.sub("#", line).split()).casefold()
-
-
-def strip_running_heads(text: str, title: str | None = None) -> str:
-    """Drop a document's running heads: lines equal to its title, and short lines with a page
-    number that repeat on three or more pages (``Smith session 4 - page 2``).
-
-    Works on a whole document, before turns are split; speaker lines (with ``LABEL:``) are
-    never touched.
-    """
-    lines = text.split("\n")
-    drop: set[str] = set()
-    if title and title.strip() and title.strip() in text:
-        drop.add(_head_key(title))
-    if _PAGE_MARKER_LINE.search(text) is not None:
-        counts = Counter(
-            _head_key(line)
-            for line in lines
-            if line.strip() and len(line) <= 100 and ": " not in line and _DIGIT.search(line)
-        )
-        drop.update(k for k, n in counts.items() if n >= 3)
-    if not drop:
-        return text
-    return _drop_lines(lines, lambda line: ": " not in line and _head_key(line) in drop)
 
 
 # 7. Whitespace ################################################################

@@ -11,16 +11,17 @@ The model, and the policy when raters disagree, are in docs/decision-policy.md.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from core.changes import OpChanges, OpChangesWith
-from core.errors import UsageError, ValidationError
+from core.errors import NotFoundError, UsageError, ValidationError
 from core.ids import TranscriptId, TurnId
 from core.models import Category
 from core.store import Store
 from core.store import curation_queries as queries
 from core.store import decisions as log
+from core.store import transcripts as transcript_store
 from core.store.curation_queries import (
     SNIPPET_CLOSE,
     SNIPPET_OPEN,
@@ -29,7 +30,15 @@ from core.store.curation_queries import (
     TranscriptSummary,
     TurnState,
 )
-from core.store.decisions import DecisionRecord, ExcludeReason, RaterState, Status, TurnRef
+from core.store.decisions import (
+    DecisionRecord,
+    ExcludeReason,
+    RaterState,
+    RedactionRecord,
+    Span,
+    Status,
+    TurnRef,
+)
 from core.store.transcripts import get_setting, set_setting
 
 __all__ = [
@@ -40,6 +49,8 @@ __all__ = [
     "DecisionRecord",
     "ExcludeReason",
     "RaterState",
+    "RedactionRecord",
+    "Span",
     "SearchHit",
     "Status",
     "TranscriptSummary",
@@ -56,17 +67,24 @@ __all__ = [
     "include",
     "rate",
     "raters",
+    "redact",
+    "redacted_spans",
+    "redaction_history",
+    "redaction_log",
     "redo",
     "search",
     "set_category",
+    "set_category_where",
     "set_current_rater",
     "set_flag",
     "set_note",
     "transcript_summaries",
+    "turn_text",
     "turn_state",
     "turn_states",
     "undo",
     "undo_status",
+    "unredact",
 ]
 
 # The paper's rule: therapist replies of at least 50 words are training targets.
@@ -142,13 +160,18 @@ def _unique(ids: Iterable[int]) -> list:
     return list(dict.fromkeys(ids))
 
 
-def _therapist_refs(store: Store, turn_ids: Sequence[TurnId]) -> list[TurnRef]:
+def _refs(store: Store, turn_ids: Sequence[TurnId], *, any_role: bool) -> list[TurnRef]:
+    """The turns, checked: including and rating are for therapist turns (training
+    targets) only; excluding, clearing, flags and notes work on any turn, because a
+    client's words can identify them as surely as a therapist's."""
     refs = log.turn_refs(store, turn_ids)
-    for tid in turn_ids:
-        if refs[tid].role != "therapist":
-            raise UsageError(
-                f"turn {tid} is a {refs[tid].role} turn; only therapist turns are decided on"
-            )
+    if not any_role:
+        for tid in turn_ids:
+            if refs[tid].role != "therapist":
+                raise UsageError(
+                    f"turn {tid} is a {refs[tid].role} turn; only therapist turns can be included or "
+                    "rated (any turn can be excluded or redacted)"
+                )
     return [refs[tid] for tid in turn_ids]
 
 
@@ -167,13 +190,14 @@ def _step(
     action: str,
     label: Callable[[int], str],
     change: Callable[[RaterState], RaterState],
+    any_role: bool = False,
 ) -> OpChanges:
     rater = check_rater(rater)
     ids = _unique(turn_ids)
     if not ids:
         return _NOTHING
     with store.transaction():
-        refs = _therapist_refs(store, ids)
+        refs = _refs(store, ids, any_role=any_role)
         rows = []
         for ref in refs:
             old = log.rater_state(store, ref.turn_id, rater)
@@ -232,7 +256,7 @@ def exclude(
 
     return _step(
         store, turn_ids, rater=rater, action="exclude",
-        label=lambda n: f"Exclude {_turns(n)} ({why.value})", change=change,
+        label=lambda n: f"Exclude {_turns(n)} ({why.value})", change=change, any_role=True,
     )
 
 
@@ -251,7 +275,7 @@ def set_flag(store: Store, turn_ids: Sequence[TurnId], *, rater: str, flagged: b
     return _step(
         store, turn_ids, rater=rater, action="flag" if flag else "unflag",
         label=lambda n: f"{'Flag' if flag else 'Unflag'} {_turns(n)}",
-        change=lambda s: replace(s, flagged=flag),
+        change=lambda s: replace(s, flagged=flag), any_role=True,
     )
 
 
@@ -260,7 +284,7 @@ def set_note(store: Store, turn_id: TurnId, *, rater: str, note: str) -> OpChang
     text = _check_note(note)
     return _step(
         store, [turn_id], rater=rater, action="note",
-        label=lambda n: "Edit note", change=lambda s: replace(s, note=text),
+        label=lambda n: "Edit note", change=lambda s: replace(s, note=text), any_role=True,
     )
 
 
@@ -270,7 +294,83 @@ def clear(store: Store, turn_ids: Sequence[TurnId], *, rater: str) -> OpChanges:
         store, turn_ids, rater=rater, action="clear",
         label=lambda n: f"Clear decision on {_turns(n)}",
         change=lambda s: replace(s, status=Status.UNREVIEWED, reason=None, rating=None),
+        any_role=True,
     )
+
+
+def _check_span(store: Store, turn_id: TurnId, start: object, end: object) -> tuple[int, int]:
+    for name, value in (("start", start), ("end", end)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(f"redaction {name}: must be a whole number, got {value!r}")
+    assert isinstance(start, int) and isinstance(end, int)
+    length = len(log.turn_text(store, turn_id))
+    if not 0 <= start < end <= length:
+        raise ValidationError(
+            f"redaction: characters {start}-{end} are not a span of turn {turn_id} "
+            f"(its text has {length} characters; start must be below end)"
+        )
+    return start, end
+
+
+def redact(
+    store: Store,
+    turn_id: TurnId,
+    start: int,
+    end: int,
+    *,
+    rater: str,
+    reason: ExcludeReason = ExcludeReason.IDENTIFYING,
+) -> OpChanges:
+    """Hide ``text[start:end]`` of a turn (any role) from every export and prompt, as one step.
+
+    Offsets are Python string offsets (code points) into the turn's cleaned
+    text; exports show ``[redacted]`` in its place. Any rater's redaction holds.
+    """
+    rater = check_rater(rater)
+    why = _check_reason(reason)
+    with store.transaction():
+        ref = log.turn_refs(store, [turn_id])[turn_id]
+        start, end = _check_span(store, turn_id, start, end)
+        if log.span_active(store, turn_id, rater, start, end):
+            return _NOTHING
+        batch = _push_do(store, rater, f"Redact {end - start} characters of turn {turn_id}")
+        log.append_redaction_rows(store, batch=batch, rater=rater, action="redact",
+                                  rows=[(ref, start, end, why.value, True)], at=log.now_utc())
+    return _DECISIONS
+
+
+def unredact(store: Store, turn_id: TurnId, start: int, end: int, *, rater: str) -> OpChanges:
+    """Remove this rater's own redaction of exactly ``start``-``end`` (another rater's stays)."""
+    rater = check_rater(rater)
+    with store.transaction():
+        ref = log.turn_refs(store, [turn_id])[turn_id]
+        if not log.span_active(store, turn_id, rater, start, end):
+            return _NOTHING
+        reason = next(s.reason for s in log.spans_of(store, [turn_id])
+                      if s.rater == rater and (s.start, s.end) == (start, end))
+        batch = _push_do(store, rater, f"Remove redaction from turn {turn_id}")
+        log.append_redaction_rows(store, batch=batch, rater=rater, action="unredact",
+                                  rows=[(ref, start, end, reason, False)], at=log.now_utc())
+    return _DECISIONS
+
+
+def turn_text(store: Store, turn_id: TurnId) -> str:
+    """The turn's cleaned text: what redaction offsets point into."""
+    return log.turn_text(store, turn_id)
+
+
+def redacted_spans(store: Store, turn_ids: Iterable[TurnId]) -> list[Span]:
+    """Every rater's redactions in these turns, by turn and offset (the union is what is hidden)."""
+    return log.spans_of(store, _unique(turn_ids))
+
+
+def redaction_history(store: Store, turn_id: TurnId) -> list[RedactionRecord]:
+    return log.redaction_history(store, turn_id)
+
+
+def redaction_log(store: Store) -> Iterator[RedactionRecord]:
+    """Every redaction row, oldest first, streamed (the decision log's companion)."""
+    return log.iter_redaction_log(store)
 
 
 def set_category(
@@ -297,6 +397,30 @@ def set_category(
             store, batch=batch, rater=rater, action="category", rows=rows, at=log.now_utc()
         )
     return OpChanges(transcripts=True)
+
+
+def set_category_where(
+    store: Store, where: Mapping[str, str], category: Category, *, rater: str
+) -> OpChangesWith[list[TranscriptId]]:
+    """Set the category of every transcript whose source metadata has each KEY=VALUE.
+
+    One transaction and one logged, undoable step however many match (the
+    matching transcripts are returned); no match is an error naming the known
+    values, since a typo would otherwise look like success.
+    """
+    with store.transaction():
+        ids = transcript_store.transcript_ids_where(store, where)
+        if not ids:
+            hints = []
+            for key in where:
+                values = [v for v, _ in transcript_store.metadata_values(store, key)]
+                known = ", ".join(values[:12]) + (", …" if len(values) > 12 else "")
+                hints.append(f"{key}: {known}" if values else f"no transcript has {key!r}")
+            raise NotFoundError(
+                f"no transcript has {', '.join(f'{k}={v}' for k, v in where.items())} ({'; '.join(hints)})"
+            )
+        changes = set_category(store, ids, category, rater=rater)
+    return OpChangesWith(changes, ids)
 
 
 # Undo and redo ################################################################
@@ -327,7 +451,15 @@ def _replay(
             turn_rows.append((refs[r.turn_id], state))
     log.append_turn_rows(store, batch=batch, rater=rater, action=action, rows=turn_rows, at=at)
     log.append_category_rows(store, batch=batch, rater=rater, action=action, rows=category_rows, at=at)
-    return OpChanges(decisions=bool(turn_rows), transcripts=bool(category_rows))
+    spans = log.batch_redactions(store, source)
+    span_refs = log.turn_refs(store, [r.turn_id for r in spans])
+    span_rows = [
+        (span_refs[r.turn_id], r.start, r.end, r.reason,
+         log.span_active_before(store, r.turn_id, rater, r.start, r.end, r.id) if undoing else r.active)
+        for r in spans
+    ]
+    log.append_redaction_rows(store, batch=batch, rater=rater, action=action, rows=span_rows, at=at)
+    return OpChanges(decisions=bool(turn_rows or span_rows), transcripts=bool(category_rows))
 
 
 def undo(store: Store, *, rater: str) -> OpChangesWith[str | None]:

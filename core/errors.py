@@ -37,6 +37,18 @@ class WorkspaceCorrupt(WorkspaceError):
     """SQLite's integrity check failed on open."""
 
 
+class WorkspaceMissing(WorkspaceError):
+    """No workspace (or an empty file) where one was expected; nothing was created."""
+
+
+class WorkspaceBusy(WorkspaceError):
+    """Another writer held the workspace's write lock longer than we wait."""
+
+
+class WalLost(WorkspaceCorrupt):
+    """The write-ahead log vanished while the workspace was open: committed changes are missing."""
+
+
 class ImportFailed(AttuneError):
     """One input file could not be imported; nothing of it was written."""
 
@@ -48,3 +60,30 @@ class ImportFailed(AttuneError):
 
 class ValidationError(AttuneError):
     """Input data is malformed; the message names the file/line or field."""
+
+
+# Bad input, one class per cause, so each edge (CLI, GUI) can say it in one line.
+# Importers raise ImportFailed (one file of many, the import goes on); these are for
+# files read on their own, where the command as a whole fails.
+
+
+class InputRefused(ValidationError):
+    """An input file was refused before parsing: not a regular file, too big, a bomb."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class MalformedInput(ValidationError):
+    """An input file was read but its content is malformed (JSON too deep, NaN, bad bytes)."""
+
+
+class OutputFailed(AttuneError):
+    """A result file or folder could not be written (bad path, no space, no permission)."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: cannot be written ({reason})")

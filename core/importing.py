@@ -20,12 +20,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import ImportFailed
+from core.bounded_read import read_bounded
+from core.errors import ImportFailed, InputRefused
 from core.ids import TranscriptId
 from core.importers import MAX_FILE_BYTES, ImportOptions, parse_bytes
 from core.models import ParsedTranscript
@@ -44,6 +46,8 @@ class FileResult:
     already: int = 0
     message: str = ""
     unknown_labels: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what decoding repaired (decoding.collect_notes)
+    furniture_lines: int = 0  # page furniture lines taken out of the text (importers/furniture.py)
 
     def line(self) -> str:
         if self.status == "failed":
@@ -54,14 +58,32 @@ class FileResult:
         labels = (
             f"; unknown speaker labels: {', '.join(self.unknown_labels)}" if self.unknown_labels else ""
         )
+        notes = "".join(f"; {note}" for note in self.notes)
+        furniture = (
+            f"; {self.furniture_lines} page furniture line{'s' if self.furniture_lines != 1 else ''} removed"
+            if self.furniture_lines
+            else ""
+        )
         n = len(self.transcript_ids)
-        return f"{self.path}: imported {n} transcript{'s' if n != 1 else ''}{extra}{labels}"
+        return f"{self.path}: imported {n} transcript{'s' if n != 1 else ''}{extra}{labels}{furniture}{notes}"
 
 
 @dataclass(slots=True)
 class ImportReport:
     files: list[FileResult] = field(default_factory=list)
     cancelled: bool = False
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why) left out of a walk
+
+    def skipped_line(self) -> str:
+        """ "3 skipped: 2 hidden, 1 symlinked folder", or "" when nothing was."""
+        if not self.skipped:
+            return ""
+        why: dict[str, int] = {}
+        for _, reason in self.skipped:
+            why[reason] = why.get(reason, 0) + 1
+        return f"{len(self.skipped)} skipped: " + ", ".join(
+            reason if len(why) == 1 else f"{n} {reason}" for reason, n in why.items()
+        )
 
     @property
     def failed(self) -> list[FileResult]:
@@ -72,15 +94,35 @@ class ImportReport:
         return sum(len(f.transcript_ids) for f in self.files)
 
 
-def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Files as given, folders walked recursively (hidden entries skipped), in a stable order."""
+def expand_paths(
+    paths: Iterable[str | os.PathLike[str]], skipped: list[tuple[str, str]] | None = None
+) -> list[Path]:
+    """Files as given, folders walked recursively (hidden entries skipped), in a stable order.
+
+    What a walk leaves out goes into ``skipped`` as (path, why), so a folder of
+    dot-files reports "2 skipped: hidden", not "0 imported, 0 failed".
+    Symlinked folders are not followed (a link loop, or a link out of the folder).
+    """
     out: list[Path] = []
+    skip = skipped if skipped is not None else []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                out.extend(Path(root) / f for f in sorted(files) if not f.startswith("."))
+                kept = []
+                for d in sorted(dirs):
+                    if d.startswith("."):
+                        skip.append((str(Path(root) / d), "hidden"))
+                    elif os.path.islink(os.path.join(root, d)):
+                        skip.append((str(Path(root) / d), "symlinked folder"))
+                    else:
+                        kept.append(d)
+                dirs[:] = kept
+                for f in sorted(files):
+                    if f.startswith("."):
+                        skip.append((str(Path(root) / f), "hidden"))
+                    else:
+                        out.append(Path(root) / f)
         else:
             out.append(path)
     return out
@@ -90,9 +132,36 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 # shared encoder gives the same bytes at half the cost (a million turns per import).
 _TURN_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
+# Content hashes of this kind start with this; older workspaces hold bare hex
+# (``legacy_content_hash``), which is still looked up while any is left.
+HASH_PREFIX = "c2:"
+
+
+_SEPARATED = re.compile(r"[^\w\x1e\x1f]*([\x1e\x1f])[^\w\x1e\x1f]*")
+_NOT_WORDS = re.compile(r"[^\w\x1e\x1f]+")
+
 
 def content_hash(parsed: ParsedTranscript) -> str:
-    """Identity of a session: its speakers and raw words, not its container or encoding."""
+    """Identity of a session: who spoke (therapist, client) and the words they said.
+
+    Not its title (which falls back to the file name), container, encoding, speaker
+    label style, line wrapping, punctuation spacing or page furniture, so the same
+    session saved under another name, as UTF-16, as .docx or re-exported from a PDF
+    is recognised as already imported. Speakers of no known role keep their label:
+    two unknown speakers are not one. Cleaned text has no control characters, so
+    the separators cannot occur in it.
+    """
+    parts = []
+    for turn in parsed.turns:
+        role = turn.role.value
+        parts.append(f"{role}\x1f{turn.speaker}\x1f{turn.text}" if role == "other" else f"{role}\x1f{turn.text}")
+    # Words only: "stick-\nthin" rewrapped as "stick-thin", "Okay." as "Okay" are the same.
+    words = _NOT_WORDS.sub(" ", _SEPARATED.sub(r"\1", "\x1e".join(parts))).strip()
+    return HASH_PREFIX + hashlib.sha256(words.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def legacy_content_hash(parsed: ParsedTranscript) -> str:
+    """The hash workspaces stored before ``HASH_PREFIX``: title, speakers and raw text."""
     h = hashlib.sha256()
     h.update(parsed.title.encode("utf-8", "surrogatepass"))
     for turn in parsed.turns:
@@ -105,15 +174,11 @@ def read_and_parse(
     path: Path, *, format: str | None, options: ImportOptions
 ) -> list[ParsedTranscript]:
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ImportFailed(path, f"cannot be read ({exc.strerror or exc})") from exc
-    if size > MAX_FILE_BYTES:
-        raise ImportFailed(path, f"the file is over {MAX_FILE_BYTES // (1024 * 1024)} MB")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportFailed(path, f"cannot be read ({exc.strerror or exc})") from exc
+        # Regular files only, never more than the limit: a FIFO, /dev/zero behind a
+        # symlink or a growing file is one line, not a hang or a MemoryError.
+        data = read_bounded(path, MAX_FILE_BYTES)
+    except InputRefused as exc:
+        raise ImportFailed(path, exc.reason) from None
     parsed = parse_bytes(path, data, format=format, options=options)
     if options.category is not None:
         for t in parsed:
@@ -121,13 +186,26 @@ def read_and_parse(
     return parsed
 
 
-def _store_file(store: Store, path: Path, parsed: list[ParsedTranscript]) -> FileResult:
-    """Write one parsed file; the caller's batch transaction makes it all-or-nothing."""
+def _already_stored(store: Store, transcript: ParsedTranscript, digest: str, legacy: bool) -> bool:
+    if transcript_store.transcript_id_for_hash(store, digest) is not None:
+        return True
+    return legacy and transcript_store.transcript_id_for_hash(store, legacy_content_hash(transcript)) is not None
+
+
+def _store_file(
+    store: Store, path: Path, parsed: list[ParsedTranscript], *, legacy: bool = True
+) -> FileResult:
+    """Write one parsed file; the caller's batch transaction makes it all-or-nothing.
+
+    ``legacy``: the store may hold older hashes (``legacy_content_hash``), so look those up too."""
     result = FileResult(path=str(path), status="imported")
+    result.furniture_lines = sum(t.furniture_lines for t in parsed)
+    if parsed and parsed[0].metadata.get("decoding"):
+        result.notes.append(str(parsed[0].metadata["decoding"]))
     seen: set[str] = set()
     for transcript in parsed:
         digest = content_hash(transcript)
-        if digest in seen or transcript_store.transcript_id_for_hash(store, digest) is not None:
+        if digest in seen or _already_stored(store, transcript, digest, legacy):
             result.already += 1
             continue
         seen.add(digest)
@@ -158,12 +236,15 @@ def import_paths(
 ) -> ImportReport:
     options = options or ImportOptions()
     state = state or null_state()
-    files = expand_paths(paths)
     report = ImportReport()
+    files = expand_paths(paths, report.skipped)
     conn = store.conn
     last_commit = time.monotonic()
-    conn.execute("BEGIN IMMEDIATE")
+    store.begin()  # waits its turn behind another writer
     try:
+        legacy = transcript_store.has_hashes_without_prefix(store, HASH_PREFIX)
+        # The full-text index is filled once per batch, not by a trigger per row.
+        index_batch = transcript_store.defer_turn_index(store)
         for done, path in enumerate(files):
             if state.cancelled:
                 report.cancelled = True
@@ -177,11 +258,15 @@ def import_paths(
             else:
                 # Outside the try: an error while writing must reach the
                 # rollback below, never be taken for a bad input file.
-                report.files.append(_store_file(store, path, parsed))
+                report.files.append(_store_file(store, path, parsed, legacy=legacy))
             if time.monotonic() - last_commit > COMMIT_EVERY_S:
+                index_batch()
                 conn.execute("COMMIT")
-                conn.execute("BEGIN IMMEDIATE")
+                store.let_others_write()  # a second import or a decision takes its turn here
+                store.begin()
+                index_batch = transcript_store.defer_turn_index(store)
                 last_commit = time.monotonic()
+        index_batch()
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

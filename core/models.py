@@ -37,6 +37,12 @@ class Category(StrEnum):
         raise ValueError(f"unknown category {text!r} (valid: {valid})")
 
 
+def turn_number(position: int) -> int:
+    """The turn number people see, in the app and on the command line alike: 1 for a
+    transcript's first turn. Turn ids are internal and only given where a command takes one."""
+    return position + 1
+
+
 def word_count(text: str) -> int:
     """Whitespace word count, the paper's (and the metrics') definition."""
     return len(text.split())
@@ -64,6 +70,8 @@ class ParsedTranscript:
     client_names: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     unknown_labels: list[str] = field(default_factory=list)
+    # Page furniture lines (running heads, page stamps) taken out of this session's text.
+    furniture_lines: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +99,7 @@ class Turn:
     text: str
     raw_text: str
     word_count: int
+
+    @property
+    def number(self) -> int:
+        return turn_number(self.position)

@@ -122,11 +122,17 @@ def step_dataset(ctx: SelfTestContext) -> str:
     if not ctx.transcripts_imported:
         raise Skipped("needs the demo transcripts step")
     # Six demo sessions, one client each: 60/20/20 gives every split a client.
-    record = build_dataset(store, "self-test", DatasetRules(split=(60, 20, 20)))
+    # the demos are tagged as such and left out of datasets unless a rule asks for them
+    record = build_dataset(store, "self-test", DatasetRules(split=(60, 20, 20), include_demo=True))
     splits = record.counts["splits"]
     if not splits.get("train") or not splits.get("test"):
         raise AttuneError(f"dataset self-test: expected train and test examples, got {splits}")
     result = export_dataset(store, record.name, ctx.workspace / "self-test-export")
+    from core.files import read_complete
+
+    # Published whole (one rename, ctypes exchange included in a bundle) and marked so.
+    if read_complete(ctx.workspace / "self-test-export") is None:
+        raise AttuneError("dataset self-test: the export folder's COMPLETE.json does not verify")
     ctx.dataset_name = record.name
     return (f"{splits['train']} train, {splits['validation']} validation, {splits['test']} test; "
             f"{len(result.files)} files exported")

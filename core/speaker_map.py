@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from core.bounded_read import read_small_json
 from core.errors import ValidationError
 from core.models import Role
 
@@ -15,12 +15,8 @@ def normalise_label(label: str) -> str:
 
 
 def load_speaker_map(path: Path) -> dict[str, Role]:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise ValidationError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"{path}: not valid JSON ({exc})") from exc
+    # Bounded and strict: a FIFO, /dev/zero, deep nesting or NaN is one line (issue 11).
+    raw = read_small_json(path)
     if not isinstance(raw, dict):
         raise ValidationError(f"{path}: expected a JSON object of label → role")
     out: dict[str, Role] = {}

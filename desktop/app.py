@@ -6,6 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from core.demo import demo_pending, ensure_demo_imported
@@ -41,7 +42,9 @@ def main(home: str | Path | None = None) -> int:
     try:
         window = create_main_window(home)
     except AttuneError as exc:
-        QMessageBox.critical(None, "Attune", str(exc))
+        box = QMessageBox(QMessageBox.Icon.Critical, "Attune", str(exc))
+        box.setTextFormat(Qt.TextFormat.PlainText)  # the message names a path the user typed
+        box.exec()
         print(f"attune: {exc}", file=sys.stderr)
         return 1
     window.show()

@@ -182,9 +182,26 @@ class DatasetPage(QWidget):
         self.min_rating.setSingleStep(0.5)
         self.min_rating.setDecimals(1)
         self.min_rating.setSpecialValueText("none")  # 0 = no minimum rating
+        self.min_rating.setValue(defaults.min_rating or 0.0)
         self.min_rating.valueChanged.connect(self.schedule_preview)
         form.addRow("Min. rating", self.min_rating)
-        self.min_rating.setToolTip("Leave out rated turns below this; unrated turns are kept")
+        self.min_rating.setToolTip("Leave out rated turns below this (default 3: turns rated 1 or 2, \"poor\", "
+                                   "are left out); unrated turns are kept")
+        self.include_demo = QCheckBox("Include demonstration transcripts")
+        self.include_demo.setObjectName("includeDemo")
+        self.include_demo.setToolTip("The made-up sessions shown to a new user stay out of datasets unless ticked")
+        self.include_demo.toggled.connect(self.schedule_preview)
+        form.addRow("", self.include_demo)
+        self.session_rules = QLineEdit("; ".join(defaults.session_rules))
+        self.session_rules.setObjectName("sessionRules")
+        self.session_rules.setPlaceholderText("none: every session counts")
+        self.session_rules.setToolTip(
+            "Conditions on each session's source metadata, separated by ';', as KEY OP VALUE with OP one of "
+            "= != >= <= > < (e.g. 'mi_quality != low', 'upvotes >= 2'). Sessions that fail one are left out; "
+            "the default leaves out AnnoMI's low-quality sessions."
+        )
+        self.session_rules.textChanged.connect(self.schedule_preview)
+        form.addRow("Sessions must meet", self.session_rules)
         self.reviewed_only = QCheckBox("Only turns a rater included")
         self.reviewed_only.setObjectName("reviewedOnly")
         self.reviewed_only.toggled.connect(self.schedule_preview)
@@ -216,6 +233,7 @@ class DatasetPage(QWidget):
         buttons.addStretch(1)
         form.addRow(buttons)
         self.rules_error = QLabel()
+        self.rules_error.setTextFormat(Qt.TextFormat.PlainText)  # these labels quote dataset names and errors
         self.rules_error.setObjectName("rulesError")
         self.rules_error.setWordWrap(True)
         self.rules_error.setStyleSheet("color: palette(link);")
@@ -230,12 +248,14 @@ class DatasetPage(QWidget):
         right = QWidget()
         rv = QVBoxLayout(right)
         self.unreviewed_label = QLabel()
+        self.unreviewed_label.setTextFormat(Qt.TextFormat.PlainText)
         self.unreviewed_label.setObjectName("unreviewedTargets")
         font = self.unreviewed_label.font()
         font.setBold(True)
         self.unreviewed_label.setFont(font)
         rv.addWidget(self.unreviewed_label)
         self.counts_label = QLabel("Counting…")
+        self.counts_label.setTextFormat(Qt.TextFormat.PlainText)
         self.counts_label.setObjectName("liveCounts")
         self.counts_label.setWordWrap(True)
         rv.addWidget(self.counts_label)
@@ -247,10 +267,12 @@ class DatasetPage(QWidget):
         self._readonly(self.category_table)
         rv.addWidget(self.category_table, 1)
         self.removed_label = QLabel()
+        self.removed_label.setTextFormat(Qt.TextFormat.PlainText)
         self.removed_label.setObjectName("removedCounts")
         self.removed_label.setWordWrap(True)
         rv.addWidget(self.removed_label)
         self.warnings_label = QLabel()
+        self.warnings_label.setTextFormat(Qt.TextFormat.PlainText)
         self.warnings_label.setObjectName("datasetWarnings")
         self.warnings_label.setWordWrap(True)
         rv.addWidget(self.warnings_label)
@@ -270,6 +292,7 @@ class DatasetPage(QWidget):
         self.export_button.clicked.connect(self.export_selected)
         row.addWidget(self.export_button)
         self.status_label = QLabel()
+        self.status_label.setTextFormat(Qt.TextFormat.PlainText)
         self.status_label.setObjectName("datasetStatus")
         self.status_label.setWordWrap(True)
         row.addWidget(self.status_label, 1)
@@ -317,6 +340,8 @@ class DatasetPage(QWidget):
             split=tuple(s.value() for s in self.split_spins),  # type: ignore[arg-type]
             system_instruction=self.system_instruction.toPlainText().strip(),
             freeze_test=self.freeze_test.isChecked(),
+            include_demo=self.include_demo.isChecked(),
+            session_rules=tuple(r.strip() for r in self.session_rules.text().split(";") if r.strip()),
         )
 
     def _rules_problem(self) -> str | None:
@@ -480,9 +505,18 @@ class DatasetPage(QWidget):
         record: DatasetRecord = result.value
         self.build_button.setEnabled(True)
         s = record.counts.get("splits", {})
+        cuts = record.counts.get("context_cuts", {})
+        short, dropped = cuts.get("shortened", {}), cuts.get("dropped", {})
+        withheld = "".join(
+            f" Excluded turns ({reason or 'unknown'}): {short.get(reason, 0)} examples shortened, "
+            f"{dropped.get(reason, 0)} dropped."
+            for reason in sorted(set(short) | set(dropped))
+        )
+        if record.counts.get("redacted_examples"):
+            withheld += f" {record.counts['redacted_examples']} examples hold a redacted span."
         self.status_label.setText(
             f"Built {record.name}: {s.get('train', 0)} train, {s.get('validation', 0)} validation, "
-            f"{s.get('test', 0)} test. Leakage check passed."
+            f"{s.get('test', 0)} test. Leakage check passed.{withheld}"
         )
         self.name_edit.clear()
         self._pending_select = record.name

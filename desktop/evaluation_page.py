@@ -181,6 +181,7 @@ class EvaluationPage(QWidget):
         self.import_button.clicked.connect(self.ask_import)
         exports.addWidget(self.import_button)
         self.status = QLabel("Choose a dataset and systems, then press Evaluate.")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # names datasets, systems and files
         self.status.setObjectName("evaluationStatus")
         self.status.setWordWrap(True)
 
@@ -194,6 +195,7 @@ class EvaluationPage(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.paired = QLabel()
+        self.paired.setTextFormat(Qt.TextFormat.PlainText)
         self.paired.setObjectName("evaluationPaired")
         self.paired.setWordWrap(True)
         self.paired.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

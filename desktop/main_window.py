@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self.rater_label = QLabel("Rater: –")
+        self.rater_label.setTextFormat(Qt.TextFormat.PlainText)  # a rater's name is typed by a user
         self.rater_label.setObjectName("raterLabel")
         self.statusBar().addPermanentWidget(self.rater_label)
         self.curation.message.connect(lambda text: self.statusBar().showMessage(text, 4000))
@@ -163,6 +164,29 @@ class MainWindow(QMainWindow):
         help_menu = bar.addMenu("&Help")
         a["show_help"].setText("Keyboard shortcuts")
         help_menu.addAction(a["show_help"])
+        about = help_menu.addAction("About Attune")
+        about.setObjectName("aboutAction")
+        about.triggered.connect(self.show_about)
+
+    def show_about(self) -> None:
+        """Version, workspace and its newest backup (files only: no query, nothing to wait for)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        from core import __version__
+        from core.store.backups import list_backups
+        from core.workspace import BACKUP_DIRNAME
+
+        workspace = Path(self.taskman.workspace)
+        found = list_backups(workspace / BACKUP_DIRNAME)
+        newest = (f"Newest backup: {found[-1].path.name}\n({found[-1].taken.astimezone():%Y-%m-%d %H:%M}, "
+                  f"{found[-1].reason}; {len(found)} kept)" if found else "No backup yet.")
+        box = QMessageBox(self)
+        box.setObjectName("aboutDialog")
+        box.setWindowTitle("About Attune")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setText(f"Attune {__version__}\n\nWorkspace: {workspace}\n{newest}\n\n"
+                    "Restore one with: attune restore BACKUP")
+        box.open()
 
     def run_command(self, shortcut: Shortcut) -> None:
         handler = getattr(self, f"cmd_{shortcut.command}", None)

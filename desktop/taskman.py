@@ -64,10 +64,31 @@ class TaskManager(QObject):
         return store
 
     def integrity_verdict(self) -> Future[None]:
-        """Resolves once the workspace's integrity check has run (raises if it failed)."""
-        return self._db_executor.submit(
-            lambda: self._store_on_db_thread() and self._integrity.result()  # type: ignore[union-attr]
-        )
+        """Resolves once the workspace's integrity check has run (raises if it failed).
+
+        Waiting for the verdict never occupies the database thread: the check
+        runs on the pool, and reads queued behind this call (the first
+        screen's) go ahead of it.
+        """
+        verdict: Future[None] = Future()
+
+        def settle(check: Future[None]) -> None:
+            exc = check.exception()
+            if exc is not None:
+                verdict.set_exception(exc)
+            else:
+                verdict.set_result(None)
+
+        def opened(fut: Future[Store]) -> None:
+            exc = fut.exception()
+            if exc is not None:  # opening failed: that is the verdict
+                verdict.set_exception(exc)
+            else:
+                assert self._integrity is not None
+                self._integrity.add_done_callback(settle)
+
+        self._db_executor.submit(self._store_on_db_thread).add_done_callback(opened)
+        return verdict
 
     def run_on_db(
         self,

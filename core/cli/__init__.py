@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 from collections.abc import Sequence
 
-from core import __version__
 from core.errors import AttuneError, UsageError, WorkspaceError
+from core.text_safety import TerminalSafeStream, one_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 COMMAND_MODULES = [
     "core.cli.workspace_cmds",
+    "core.cli.transcript_cmds",
     "core.cli.curation_cmds",
     "core.cli.dataset_cmds",
     "core.cli.evaluation_cmds",
     "core.cli.app_cmds",
+    "core.cli.backup_cmds",
 ]
 
 
@@ -37,13 +40,106 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Every command's name, module and one-line help, so ``attune --help`` and a
+# command's dispatch import only what runs: loading every module (and with
+# them sqlite_utils, the importers, the evaluation code) cost ~0.2 s a call.
+# A module of COMMAND_MODULES with no line here is still loaded on every
+# call and works; add its commands here to make it lazy
+# (tests/core/test_cli_lazy.py checks this table against the modules).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "import": ("core.cli.workspace_cmds", "import transcript files or folders (recursively)"),
+    "transcripts": ("core.cli.workspace_cmds", "list the workspace's transcripts"),
+    "stats": ("core.cli.workspace_cmds", "counts and the therapist-turn length distribution"),
+    "dump": ("core.cli.workspace_cmds", "every transcript as one JSON line"),
+    "set-category": (
+        "core.cli.workspace_cmds", "set the symptom category of transcripts, by id or by source metadata"
+    ),
+    "show": ("core.cli.transcript_cmds", "print a transcript turn by turn, numbered as the app numbers them"),
+    "metadata": ("core.cli.transcript_cmds", "list source metadata keys, or one key's values"),
+    "decisions": (
+        "core.cli.curation_cmds", "print the decision log (who decided what about which turn, when)"
+    ),
+    "rater": ("core.cli.curation_cmds", "show or set who is curating"),
+    "include": ("core.cli.curation_cmds", "include therapist turns in training data"),
+    "exclude": ("core.cli.curation_cmds", "exclude turns (therapist or client), with a reason"),
+    "rate": ("core.cli.curation_cmds", "give therapist turns a 1-5 quality rating"),
+    "undo": ("core.cli.curation_cmds", "undo the rater's latest decision step"),
+    "redo": ("core.cli.curation_cmds", "redo the rater's latest undone step"),
+    "search": ("core.cli.curation_cmds", "find turns containing every given word"),
+    "redact": ("core.cli.curation_cmds", "hide a span of a turn's text from every export and prompt"),
+    "unredact": ("core.cli.curation_cmds", "remove your own redaction START-END from a turn"),
+    "redactions": ("core.cli.curation_cmds", "list the redacted spans of turns (every rater)"),
+    "dataset": ("core.cli.dataset_cmds", "build, inspect and export fine-tuning datasets"),
+    "responses": ("core.cli.evaluation_cmds", "replies of a system to test items"),
+    "systems": ("core.cli.evaluation_cmds", "list systems and their reply counts"),
+    "evaluate": ("core.cli.evaluation_cmds", "the paper's metrics per category for the named systems"),
+    "gui": ("core.cli.app_cmds", "open the desktop app (the default with no command)"),
+    "init": ("core.cli.workspace_cmds", "create a new, empty workspace (other commands never create one)"),
+    "backups": ("core.cli.backup_cmds", "list the workspace's backups, newest first (or take one now)"),
+    "restore": (
+        "core.cli.backup_cmds",
+        "replace the workspace with a backup (copied, verified, then swapped in; the current one is kept)",
+    ),
+}
+
+
+class _Version(argparse.Action):
+    """``--version``, reading the installed metadata only when asked (importlib.metadata is slow to load)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[override]
+        from core import __version__
+
+        print(f"attune {__version__}")
+        parser.exit()
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv``: the first word that is not a global option or its value."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--home":
+            next(args, None)
+        elif arg == "--":
+            return next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _modules_to_load(command: str | None) -> list[str]:
+    """The modules to import: the named command's, and any not yet in COMMANDS."""
+    tabled = {module for module, _ in COMMANDS.values()}
+    untabled = [m for m in COMMAND_MODULES if m not in tabled]
+    if command is not None and command not in COMMANDS:
+        return list(COMMAND_MODULES)  # unknown here: let every module have its say
+    wanted = [COMMANDS[command][0]] if command is not None else []
+    return [m for m in COMMAND_MODULES if m in wanted or m in untabled]
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with real subparsers for the command ``argv`` names and stubs for the rest.
+
+    ``argv=None`` here means "no command": every command is a stub, enough for
+    ``--help``; a stub is replaced by its module's real parser when it runs.
+    """
+    return _build_parser(_modules_to_load(_command_in(argv or [])))
+
+
+def build_full_parser() -> argparse.ArgumentParser:
+    """Every module's real subparsers (tests, documentation)."""
+    return _build_parser(list(COMMAND_MODULES))
+
+
+def _build_parser(modules: list[str]) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="attune",
         description="Curate therapy transcripts into fine-tuning datasets and evaluate models, "
         "all on this machine. With no command, opens the desktop app.",
     )
-    parser.add_argument("--version", action="version", version=f"attune {__version__}")
+    parser.add_argument("--version", action=_Version, help="show program's version number and exit")
     parser.add_argument(
         "--home",
         metavar="DIR",
@@ -55,13 +151,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="check this installation end to end in a temporary workspace (offscreen, offline) and exit",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(sub)
+    for name, (_module, help_text) in COMMANDS.items():
+        if name not in sub.choices:
+            sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
     handler = getattr(args, "handler", None)
     if args.self_test:
         from core.selftest import run_self_test
@@ -71,13 +171,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         from core.cli.app_cmds import run_gui
 
         handler = run_gui
+    # Everything printed from here on may hold user data (titles, labels, file names):
+    # escape sequences and control characters never reach the terminal.
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = TerminalSafeStream(sys.stdout), TerminalSafeStream(sys.stderr)
+    try:
+        return _run(handler, args)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _run(handler, args: argparse.Namespace) -> int:
+    """The handler's exit code; every domain error becomes one line on stderr."""
     try:
         return int(handler(args) or 0)
     except UsageError as exc:
-        print(f"attune: {exc}", file=sys.stderr)
+        print(f"attune: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except (AttuneError, WorkspaceError) as exc:
-        print(f"attune: {exc}", file=sys.stderr)
+        print(f"attune: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_FAILED
+    except sqlite3.DatabaseError as exc:
+        # Damage the open-time check missed, or a lock wait that ran out: one line
+        # naming the newest backup, never a traceback.
+        from core.store.connection import describe_database_error
+        from core.workspace import workspace_dir
+
+        print(f"attune: {one_line(describe_database_error(exc, workspace_dir(args.home)))}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("attune: interrupted", file=sys.stderr)

@@ -12,6 +12,8 @@ import importlib
 import os
 import sys
 
+from core.cli.display_libs import missing_display_libraries_message
+
 NO_DISPLAY_MESSAGE = (
     "attune: no display found; to run the window without a screen set "
     "QT_QPA_PLATFORM=offscreen, or see `attune --help` for the command line"
@@ -34,6 +36,11 @@ def has_display() -> bool:
 def run_gui(args: argparse.Namespace) -> int:
     if not has_display():
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return 1
+    # Before Qt loads: its xcb plugin aborts the process when a library is missing.
+    missing = missing_display_libraries_message()
+    if missing:
+        print(missing, file=sys.stderr)
         return 1
     app = importlib.import_module("desktop.app")
     return int(app.main(home=args.home))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import sys
 from collections.abc import Iterable
@@ -10,7 +11,8 @@ from collections.abc import Iterable
 from core import curation
 from core.cli.common import store_from_args
 from core.errors import UsageError
-from core.store.decisions import DecisionRecord
+from core.models import turn_number
+from core.store.decisions import DecisionRecord, RedactionRecord
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,13 +42,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     _rater_option(p)
     p.set_defaults(handler=cmd_include)
 
-    p = sub.add_parser("exclude", help="exclude therapist turns, with a reason")
+    p = sub.add_parser("exclude", help="exclude turns (therapist or client), with a reason",
+                       description="Exclude turns: an excluded therapist turn is never a target, and no "
+                       "text of any excluded turn (therapist or client) appears in an export or a prompt.")
     p.add_argument("turns", nargs="+", type=int, metavar="TURN")
     p.add_argument("--reason", required=True, metavar="REASON",
                    help="; ".join(r.value for r in curation.ExcludeReason) + " (or its first word)")
     p.add_argument("--note", metavar="TEXT")
     _rater_option(p)
     p.set_defaults(handler=cmd_exclude)
+
+    p = sub.add_parser(
+        "redact",
+        help="hide a span of a turn's text from every export and prompt",
+        description="Redact characters START to END (0-based, END exclusive, as Python slices) of a turn's "
+        "text, or with --text every occurrence of TEXT in it. Exports and prompts show [redacted] in its "
+        "place. One undoable step; any rater's redaction holds.",
+    )
+    p.add_argument("turn", type=int, metavar="TURN")
+    p.add_argument("start", type=int, nargs="?", metavar="START")
+    p.add_argument("end", type=int, nargs="?", metavar="END")
+    p.add_argument("--text", metavar="TEXT", help="redact every occurrence of this text in the turn")
+    p.add_argument("--reason", default="identifying", metavar="REASON",
+                   help="as for exclude (default: identifying information)")
+    _rater_option(p)
+    p.set_defaults(handler=cmd_redact)
+
+    p = sub.add_parser("unredact", help="remove your own redaction START-END from a turn")
+    p.add_argument("turn", type=int, metavar="TURN")
+    p.add_argument("start", type=int, metavar="START")
+    p.add_argument("end", type=int, metavar="END")
+    _rater_option(p)
+    p.set_defaults(handler=cmd_unredact)
+
+    p = sub.add_parser("redactions", help="list the redacted spans of turns (every rater)")
+    p.add_argument("turns", nargs="+", type=int, metavar="TURN")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(handler=cmd_redactions)
 
     p = sub.add_parser("rate", help="give therapist turns a 1-5 quality rating")
     p.add_argument("turns", nargs="+", type=int, metavar="TURN")
@@ -90,7 +122,16 @@ _COLUMNS = [("TIME", 29), ("TURN", 8), ("TRANSCRIPT", 10), ("RATER", 14), ("ACTI
             ("STATUS", 10), ("RATING", 6), ("REASON", 26), ("NOTE", 0)]
 
 
-def _cells(r: DecisionRecord) -> list[str]:
+def redaction_json(r: RedactionRecord) -> dict:
+    return {"id": r.id, "batch": r.batch, "turn_id": r.turn_id, "transcript_id": r.transcript_id,
+            "rater": r.rater, "action": r.action, "kind": "redaction",
+            "start": r.start, "end": r.end, "reason": r.reason, "redacted": r.active, "time": r.at}
+
+
+def _cells(r: DecisionRecord | RedactionRecord) -> list[str]:
+    if isinstance(r, RedactionRecord):
+        what = f"{'redacted' if r.active else 'unredacted'} {r.start}-{r.end}"
+        return [r.at, str(r.turn_id), str(r.transcript_id), r.rater, r.action, what, "", r.reason, ""]
     status = r.status.value if r.status is not None else f"category {r.category}"
     # A note is free text: never let it move the cursor or recolour the terminal.
     note = "".join(ch if ch.isprintable() else " " for ch in (r.note or ""))
@@ -101,7 +142,7 @@ def _cells(r: DecisionRecord) -> list[str]:
             r.reason.value if r.reason is not None else "", note]
 
 
-def _print_rows(rows: Iterable[DecisionRecord], out) -> int:
+def _print_rows(rows: Iterable[DecisionRecord | RedactionRecord], out) -> int:
     # Fixed widths so a log of any length streams instead of being held to size columns.
     def line(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) for c, (_, w) in zip(cells, _COLUMNS, strict=True)).rstrip()
@@ -119,14 +160,18 @@ def cmd_decisions(args: argparse.Namespace) -> int:
     rater = curation.check_rater(args.rater) if args.rater is not None else None
     out = sys.stdout
     with store_from_args(args) as store:
-        rows: Iterable[DecisionRecord] = curation.decision_log(store)
+        # Decisions and redactions are two logs of the same steps: merged by step, then row.
+        rows: Iterable[DecisionRecord | RedactionRecord] = heapq.merge(
+            curation.decision_log(store), curation.redaction_log(store), key=lambda r: (r.batch, r.at, r.id)
+        )
         if rater is not None:
             rows = (r for r in rows if r.rater == rater)
         if args.transcript is not None:
             rows = (r for r in rows if r.transcript_id == args.transcript)
         if args.json:
             for r in rows:
-                out.write(json.dumps(record_json(r), ensure_ascii=False) + "\n")
+                obj = record_json(r) if isinstance(r, DecisionRecord) else redaction_json(r)
+                out.write(json.dumps(obj, ensure_ascii=False) + "\n")
             return 0
         n = _print_rows(rows, out)
     if n == 0:
@@ -153,12 +198,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     for h in hits:
         if args.json:
             print(json.dumps({"turn_id": h.turn_id, "transcript_id": h.transcript_id,
-                              "position": h.position, "role": h.role,
+                              "position": h.position, "turn": turn_number(h.position), "role": h.role,
                               "snippet": h.snippet.replace(curation.SNIPPET_OPEN, "").replace(
                                   curation.SNIPPET_CLOSE, "")}, ensure_ascii=False))
         else:
             text = h.snippet.replace(curation.SNIPPET_OPEN, "*").replace(curation.SNIPPET_CLOSE, "*")
-            print(f"transcript {h.transcript_id} turn {h.turn_id} (#{h.position + 1}, {h.role}): {text}")
+            # The turn number the app and `attune show` use; the id is what include/exclude take.
+            print(f"transcript {h.transcript_id} turn {turn_number(h.position)} (id {h.turn_id}, {h.role}): {text}")
     if not hits and not args.json:
         print("no matching turns")
     return 0
@@ -233,4 +279,60 @@ def cmd_redo(args: argparse.Namespace) -> int:
         rater = _rater(args, store)
         label = curation.redo(store, rater=rater).value
     print(f"redone: {label}" if label else f"nothing to redo for {rater}")
+    return 0
+
+
+def _spans_for(store, args: argparse.Namespace) -> list[tuple[int, int]]:
+    if args.text is not None:
+        if args.start is not None or args.end is not None:
+            raise UsageError("redact: give START END or --text, not both")
+        text = curation.turn_text(store, args.turn)
+        spans, pos = [], text.find(args.text) if args.text else -1
+        while pos >= 0:
+            spans.append((pos, pos + len(args.text)))
+            pos = text.find(args.text, pos + len(args.text))
+        if not spans:
+            raise UsageError(f"--text: {args.text!r} does not occur in turn {args.turn}")
+        return spans
+    if args.start is None or args.end is None:
+        raise UsageError("redact: give START and END (character offsets), or --text TEXT")
+    return [(args.start, args.end)]
+
+
+def cmd_redact(args: argparse.Namespace) -> int:
+    reason = parse_reason(args.reason)
+    with store_from_args(args) as store:
+        rater = _rater(args, store)
+        spans = _spans_for(store, args)
+        changed = False
+        for start, end in spans:
+            changed |= curation.redact(store, args.turn, start, end, rater=rater, reason=reason).decisions
+    where = ", ".join(f"{s}-{e}" for s, e in spans)
+    return _done(changed, f"redacted characters {where} of turn {args.turn}: {reason.value}", rater)
+
+
+def cmd_unredact(args: argparse.Namespace) -> int:
+    with store_from_args(args) as store:
+        rater = _rater(args, store)
+        changes = curation.unredact(store, args.turn, args.start, args.end, rater=rater)
+    if not changes.decisions:
+        print(f"nothing changed: {rater} has no redaction {args.start}-{args.end} on turn {args.turn}")
+        return 0
+    return _done(True, f"removed the redaction {args.start}-{args.end} from turn {args.turn}", rater)
+
+
+def cmd_redactions(args: argparse.Namespace) -> int:
+    with store_from_args(args) as store:
+        spans = curation.redacted_spans(store, args.turns)
+        texts = {t: curation.turn_text(store, t) for t in {s.turn_id for s in spans}}
+    for s in spans:
+        # The span's own text is shown only here, inside the workspace, to whoever curates it.
+        shown = "".join(ch if ch.isprintable() else " " for ch in texts[s.turn_id][s.start:s.end])
+        if args.json:
+            print(json.dumps({"turn_id": s.turn_id, "start": s.start, "end": s.end, "rater": s.rater,
+                              "reason": s.reason, "text": texts[s.turn_id][s.start:s.end]}, ensure_ascii=False))
+        else:
+            print(f"turn {s.turn_id} {s.start}-{s.end} ({s.rater}, {s.reason}): {shown}")
+    if not spans and not args.json:
+        print("no redactions")
     return 0

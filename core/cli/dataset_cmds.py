@@ -7,11 +7,12 @@ import json
 import sys
 from pathlib import Path
 
+from core.bounded_read import read_small_text
 from core.cli.common import print_table, store_from_args, terminal_progress
 from core.datasets import DatasetRules, build_dataset, export_dataset
 from core.datasets.card import removal_label, removal_order
 from core.datasets.rules import DEFAULT_SYSTEM_INSTRUCTION, format_split, parse_split
-from core.errors import UsageError
+from core.errors import InputRefused, UsageError
 from core.store import datasets as ds_store
 from core.store.datasets import SPLITS, DatasetRecord
 
@@ -30,8 +31,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"at most this many turns of context (default {DEFAULTS.context_turns})")
     b.add_argument("--context-chars", type=int, default=DEFAULTS.context_chars, metavar="N",
                    help=f"at most this many characters of context (default {DEFAULTS.context_chars})")
-    b.add_argument("--min-rating", type=float, default=None, metavar="R",
-                   help="leave out targets rated below R (1-5); unrated targets are kept")
+    b.add_argument("--min-rating", type=float, default=DEFAULTS.min_rating, metavar="R",
+                   help=f"leave out targets rated below R (1-5; default {DEFAULTS.min_rating:g}: turns rated "
+                        "1 or 2 are left out); unrated targets are kept")
+    b.add_argument("--any-rating", action="store_true", help="keep rated targets whatever their rating")
+    b.add_argument("--include-demo", action="store_true",
+                   help="include demonstration transcripts (left out by default)")
+    b.add_argument("--session-rule", action="append", default=None, metavar="'KEY OP VALUE'",
+                   help="a condition on source metadata every session must meet, OP one of = != >= <= > < "
+                        "(repeat for more; replaces the default "
+                        f"{', '.join(repr(r) for r in DEFAULTS.session_rules)})")
+    b.add_argument("--no-session-rules", action="store_true",
+                   help="no session rule at all (AnnoMI's low-quality sessions are then included)")
     b.add_argument("--reviewed-only", action="store_true",
                    help="only targets a rater included (default: unreviewed targets count too)")
     b.add_argument("--seed", type=int, default=DEFAULTS.seed, metavar="S", help="split and order seed (default 0)")
@@ -41,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="freeze this dataset's test split: later datasets reuse it")
     b.add_argument("--over-limit", choices=["drop", "flag"], default=DEFAULTS.over_limit,
                    help="what to do with examples over the tuning token limit (default drop)")
+    b.add_argument("--vertex-form", choices=["transcript", "multi-turn"], default="transcript",
+                   help="Vertex AI files: the context as one labelled transcript so only the target is "
+                   "trained on (default), or plain multi-turn contents (every therapist turn is trained on)")
     si = b.add_mutually_exclusive_group()
     si.add_argument("--system-instruction", metavar="TEXT", help="system instruction stored with the dataset")
     si.add_argument("--system-instruction-file", metavar="FILE", help="read the system instruction from FILE")
@@ -68,11 +82,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _system_instruction(args: argparse.Namespace) -> str:
     if args.system_instruction_file:
         path = Path(args.system_instruction_file)
-        try:
-            return path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"{path}: cannot read the system instruction ({reason})") from exc
+        try:  # bounded: a FIFO or /dev/zero is one line, not a hang
+            return read_small_text(path).strip()
+        except InputRefused as exc:
+            raise UsageError(f"{path}: cannot read the system instruction ({exc.reason})") from None
     if args.system_instruction is not None:
         return args.system_instruction
     return DEFAULT_SYSTEM_INSTRUCTION
@@ -83,14 +96,25 @@ def rules_from_args(args: argparse.Namespace) -> DatasetRules:
         min_words=args.min_words,
         context_turns=args.context_turns,
         context_chars=args.context_chars,
-        min_rating=args.min_rating,
+        min_rating=None if args.any_rating else args.min_rating,
         reviewed_only=args.reviewed_only,
         seed=args.seed,
         split=parse_split(args.split),
         system_instruction=_system_instruction(args),
         freeze_test=args.freeze_test,
         over_limit=args.over_limit,
+        include_demo=args.include_demo,
+        session_rules=_session_rules(args),
+        vertex_form=args.vertex_form.replace("-", "_"),
     ).validate()
+
+
+def _session_rules(args: argparse.Namespace) -> tuple[str, ...]:
+    if args.no_session_rules:
+        if args.session_rule:
+            raise UsageError("--no-session-rules and --session-rule cannot be combined")
+        return ()
+    return tuple(args.session_rule) if args.session_rule is not None else DEFAULTS.session_rules
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -111,6 +135,10 @@ def _print_summary(record: DatasetRecord) -> None:
     if record.test_frozen:
         print("test split frozen: later datasets reuse it")
     print(f"targets still unreviewed: {c.get('unreviewed_targets', 0)}")
+    rules = DatasetRules.from_dict(record.rules)
+    print(f"default-off material: minimum rating {rules.min_rating if rules.min_rating is not None else 'none'}; "
+          f"demo transcripts {'included' if rules.include_demo else 'left out'}; session rules: "
+          f"{', '.join(repr(r) for r in rules.session_rules) or 'none'}")
     removed = {k: v for k, v in c.get("removed", {}).items() if v}
     if removed:
         print("left out: " + "; ".join(f"{removal_label(k)} {removed[k]}" for k in removal_order(removed)))
@@ -174,6 +202,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("left out:")
         for key in removal_order(removed):
             print(f"  {removal_label(key)}: {removed[key]}")
+    cuts = c.get("context_cuts", {})
+    shortened, dropped = cuts.get("shortened", {}), cuts.get("dropped", {})
+    if shortened or dropped:
+        print("contexts cut at an excluded turn (exclusion reason: shortened, dropped):")
+        for reason in sorted(set(shortened) | set(dropped)):
+            print(f"  {reason or '(unknown)'}: {shortened.get(reason, 0)}, {dropped.get(reason, 0)}")
+    if c.get("redacted_examples"):
+        print(f"examples with a redacted span: {c['redacted_examples']}")
     for w in c.get("warnings", []):
         print(f"warning: {w}")
     return 0

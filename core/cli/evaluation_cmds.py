@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from core.cli.common import print_table, store_from_args, terminal_progress
-from core.errors import UsageError
+from core.errors import OutputFailed, UsageError
 from core.evaluation import report
-from core.evaluation.evaluate import SENTIMENT_NOTE, evaluate, parse_systems
-from core.evaluation.responses import ResponsesRejected, import_responses
+from core.evaluation.evaluate import MIN_ITEMS, SENTIMENT_NOTE, evaluate, missing_reply_lines, parse_systems
+from core.evaluation.responses import import_responses
 from core.evaluation.stats import RESAMPLES
 from core.evaluation.systems import THERAPIST, SystemKind, list_systems
 from core.store.responses import delete_system
@@ -51,25 +51,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", metavar="DIR", help="write JSON, Markdown, CSV and HTML reports into DIR")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--resamples", type=int, default=RESAMPLES, help=f"bootstrap resamples (default {RESAMPLES})")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="evaluate even when a system has no reply for some test items (they count as missing)")
+    p.add_argument("--min-items", type=int, default=None, metavar="N",
+                   help=f"tables with fewer test items get no intervals or p-values (default {MIN_ITEMS})")
     p.set_defaults(handler=cmd_evaluate)
 
 
 def cmd_responses_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    if not path.is_file():
+    if not path.exists():  # a FIFO or device exists: read_bounded says what it is instead
         raise UsageError(f"{path}: no such file")
     with store_from_args(args) as store:
-        try:
-            result = import_responses(
-                store, args.system, path, replace=args.replace, kind=args.kind,
-                state=terminal_progress("scoring replies"),
-            )
-        except ResponsesRejected as exc:
-            for line in exc.problems:
-                print(line, file=sys.stderr)
-            n = len(exc.problems)
-            print(f"{n} problem{'s' if n != 1 else ''}; nothing was imported", file=sys.stderr)
-            return 1
+        # ResponsesRejected reaches main(): one line naming the first problem and the count.
+        result = import_responses(
+            store, args.system, path, replace=args.replace, kind=args.kind,
+            state=terminal_progress("scoring replies"),
+        )
     for line in result.value.lines():
         print(line)
     return 0
@@ -110,20 +108,35 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     systems = parse_systems(args.systems)
     if args.resamples < 1:
         raise UsageError("--resamples must be at least 1")
+    if args.min_items is not None and args.min_items < 1:
+        raise UsageError("--min-items must be at least 1")
     with store_from_args(args) as store:
         result = evaluate(
             store, args.dataset, systems, seed=args.seed, resamples=args.resamples,
-            state=terminal_progress("evaluating"),
+            state=terminal_progress("evaluating"), min_items=args.min_items,
         )
+    # Replies imported for another build's ids, or a half-finished generation,
+    # would otherwise print a table of dashes and "succeed".
+    lacking = missing_reply_lines(result)
+    for line in lacking:
+        print(line, file=sys.stderr)
+    if lacking and not args.allow_missing:
+        raise UsageError(f"{len(lacking)} system(s) lack replies (above); nothing was written. "
+                         "Import the missing replies, or pass --allow-missing to count them as missing")
     to_stdout = args.json == "-"
     out = sys.stderr if to_stdout else sys.stdout
     # Files first: a reader that closes the pipe early (`| head`) must not cost the report.
     written: list[Path] = []
-    if args.json and not to_stdout:
-        report.write_atomic(Path(args.json), report.to_json_text(result))
-        written.append(Path(args.json))
-    if args.report:
-        written.extend(report.write_report(result, Path(args.report)))
+    target = Path(args.json) if args.json and not to_stdout else None
+    try:
+        if target is not None:
+            report.write_atomic(target, report.to_json_text(result))
+            written.append(target)
+        if args.report:
+            target = Path(args.report)
+            written.extend(report.write_report(result, target))
+    except OSError as exc:  # a bad --json/--report path is one line, not a traceback
+        raise OutputFailed(target or "report", exc.strerror or type(exc).__name__) from None
     for name, block in report.blocks(result):
         print(f"{name} (n = {block.n})", file=out)
         print_table(report.headers(result), report.table_rows(result, block), out=out)

@@ -20,9 +20,11 @@ from typing import Any, NamedTuple
 from core.datasets import tokens
 from core.datasets.card import WORD_BUCKETS, render_card
 from core.datasets.export import Example, Rendered, hash_examples, write_folder
+from core.datasets.items import Withheld, load_withheld, stored_example
+from core.datasets.items import stored_examples as stored_examples_of_rows
 from core.datasets.leakage import LeakageItem, check_leakage, normalise
-from core.datasets.rules import DatasetRules
-from core.datasets.splits import assign_splits
+from core.datasets.rules import DatasetRules, judge_sessions
+from core.datasets.splits import assign_splits, example_id_for, same_prompt_as
 from core.datasets.targets import (
     Message,
     Selection,
@@ -59,6 +61,7 @@ class _Plan:
     removed: dict[str, int]
     status_of: dict[TurnId, str]  # decision-policy verdict of every candidate
     flagged: set[TurnId]
+    prompt_key: dict[TurnId, str] = field(default_factory=dict)  # normalised client text each target answers
 
     def unreviewed(self, turn_ids: Iterable[TurnId]) -> int:
         # a frozen test item that is no longer a candidate (shortened by an edit) counts as unreviewed
@@ -68,8 +71,16 @@ class _Plan:
 def _plan(store: Store, rules: DatasetRules) -> _Plan:
     """Selection, frozen test split, split assignment and test-duplicate removal: all but contexts."""
     candidates = ds_store.candidate_targets(store, rules.min_words)
-    selection = select_targets(candidates, rules)
-    removed = dict(selection.removed)
+    # Whole sessions go first (demonstrations; source metadata such as AnnoMI's
+    # mi_quality), each counted under the rule that left it out.
+    verdicts = judge_sessions(rules, ds_store.transcript_metadata(store))
+    left_out = verdicts.left_out
+    session_removed = {"demo": sum(1 for c in candidates if c.transcript_id in verdicts.demo)}
+    for rule, ids in verdicts.by_rule.items():
+        session_removed[f"session rule: {rule}"] = sum(1 for c in candidates if c.transcript_id in ids)
+    selection = select_targets([c for c in candidates if c.transcript_id not in left_out], rules)
+    selection.candidates += sum(session_removed.values())
+    removed = {**session_removed, **selection.removed}
     frozen = ds_store.frozen_test_dataset(store)
     frozen_rows = ds_store.examples_of(store, frozen.id, "test") if frozen else []
     frozen_texts: dict[TurnId, tuple[str, str, int]] = {}
@@ -91,6 +102,11 @@ def _plan(store: Store, rules: DatasetRules) -> _Plan:
         frozen_texts = _texts(store, wanted, f"the frozen test split of dataset {frozen.name!r}",
                               f"delete dataset {frozen.name!r} (and the datasets that reuse its test split) "
                               "to draw a new test split")
+        # the client text a frozen item answers is its context's last turn
+        same = same_prompt_as(fresh, (normalise(frozen_texts[r.context_turn_ids[-1]][1])
+                                      for r in frozen_rows if r.context_turn_ids))
+        fresh = [t for t in fresh if t.turn_id not in same]
+        removed["same_prompt_as_test"] = len(same)
     split_of = dict(assign_splits(fresh, rules.split, rules.seed, with_test=frozen is None).split_of)
     # A reply whose text is also a test target's would be seen in training and
     # then "predicted" in the test: keep it only on the test side.
@@ -100,8 +116,12 @@ def _plan(store: Store, rules: DatasetRules) -> _Plan:
     test_keys.update(text_key[t.turn_id] for t in fresh if split_of[t.turn_id] == "test")
     kept = [t for t in fresh if split_of[t.turn_id] == "test" or text_key[t.turn_id] not in test_keys]
     removed["duplicates_test"] = len(fresh) - len(kept)
+    prompt_key = {t.turn_id: normalise(t.prompt or "") for t in kept}
+    prompt_key.update((r.turn_id, normalise(frozen_texts[r.context_turn_ids[-1]][1]))
+                      for r in frozen_rows if r.context_turn_ids)
     return _Plan(rules, selection, kept, split_of, frozen, frozen_rows, frozen_texts, text_key, removed,
-                 {c.turn_id: c.status for c in candidates}, {c.turn_id for c in candidates if c.flagged})
+                 {c.turn_id: c.status for c in candidates}, {c.turn_id for c in candidates if c.flagged},
+                 prompt_key)
 
 
 def _too_few_test_warnings(test_by_category: dict[str, int], categories: set[str]) -> list[str]:
@@ -205,6 +225,7 @@ class _Item(NamedTuple):
     target: str
     context: tuple[Message, ...]
     order: str
+    example_id: str = ""
 
 
 def _order_key(seed: int, turn_id: int) -> str:
@@ -239,17 +260,33 @@ def build_dataset(
 
     state.update(0, 0, "reading contexts")
     windows = context_windows(plan.fresh, rules)
+    source_hash = {tid: info.content_hash for tid, info in
+                   ds_store.transcript_info(store, {t.transcript_id for t in plan.fresh}).items()}
     items: list[_Item] = []
-    for target, context in build_contexts(plan.fresh, ds_store.turns_in_ranges(store, windows), rules):
-        if context is None:  # cannot happen after select_targets; kept as a guard
-            removed["no_client_turn"] += 1
+    # What a clinician withheld (exclusions of any turn, redacted spans), read
+    # once; contexts are cut at excluded turns, counted per reason.
+    withheld = load_withheld(store)
+    removed["excluded_context"] = 0
+    cuts: dict[str, dict[str, int]] = {"shortened": {}, "dropped": {}}
+    for target, context, cut in build_contexts(plan.fresh, ds_store.turns_in_ranges(store, windows), rules,
+                                               withheld):
+        if context is None:
+            if cut is None:  # cannot happen after select_targets; kept as a guard
+                removed["no_client_turn"] += 1
+            else:
+                removed["excluded_context"] += 1
+                cuts["dropped"][cut] = cuts["dropped"].get(cut, 0) + 1
             continue
+        if cut is not None:
+            cuts["shortened"][cut] = cuts["shortened"].get(cut, 0) + 1
         assert target.text is not None
         items.append(_Item(plan.split_of[target.turn_id], target.turn_id, target.transcript_id,
-                           target.category, target.words, target.text, context,
-                           _order_key(rules.seed, target.turn_id)))
+                           target.category, target.words, withheld.text(target.turn_id, target.text), context,
+                           _order_key(rules.seed, target.turn_id),
+                           example_id_for(source_hash[target.transcript_id], target.position,
+                                          sum(len(m.turn_ids) for m in context))))
     state.check_cancelled()
-    items += _frozen_items(plan, rules.seed)
+    items += _frozen_items(plan, rules.seed, withheld, removed, cuts)
 
     warnings: list[str] = []
     system = rules.system_instruction
@@ -282,17 +319,17 @@ def build_dataset(
     client_of = {tid: info.client_key for tid, info in
                  ds_store.transcript_info(store, {i.transcript_id for i in items}).items()}
     check_leakage(
-        LeakageItem(i.turn_id, i.split, i.transcript_id, client_of.get(i.transcript_id), plan.text_key[i.turn_id])
+        LeakageItem(i.turn_id, i.split, i.transcript_id, client_of.get(i.transcript_id), plan.text_key[i.turn_id],
+                    plan.prompt_key.get(i.turn_id, ""))
         for i in items
     )
 
     names = ds_store.transcript_info(store, {i.transcript_id for i in items if i.split == "test"})
     split_rank = {s: n for n, s in enumerate(SPLITS)}
     items.sort(key=lambda i: (split_rank[i.split], i.order))
-    first = ds_store.max_example_number(store) + 1
     examples = [
         Example(
-            example_id=f"ex-{first + n:08d}",
+            example_id=i.example_id,
             split=i.split,
             turn_id=i.turn_id,
             transcript_id=i.transcript_id,
@@ -302,10 +339,12 @@ def build_dataset(
             context=i.context,
             client_names=names[i.transcript_id].client_names if i.split == "test" else (),
         )
-        for n, i in enumerate(items)
+        for i in items
     ]
-    rendered = hash_examples(examples, system, state, len(examples))
+    rendered = hash_examples(examples, system, state, len(examples), rules.vertex_form)
     counts = _counts(plan, examples, token_counts, removed, rendered, warnings)
+    counts["context_cuts"] = cuts
+    counts["redacted_examples"] = _redacted_examples(examples, set(withheld.spans))
     state.check_cancelled()
     state.update(len(examples), len(examples), "saving")
     ds_store.insert_dataset(
@@ -327,14 +366,44 @@ def build_dataset(
     return ds_store.get_dataset(store, name)
 
 
-def _frozen_items(plan: _Plan, seed: int) -> list[_Item]:
-    """The frozen test split's items, exactly as frozen: same targets, same context turns."""
-    texts = plan.frozen_texts
-    return [
-        _Item("test", r.turn_id, r.transcript_id, r.category, r.target_words, texts[r.turn_id][1],
-              tuple(merge_turns((t, *texts[t]) for t in r.context_turn_ids)), _order_key(seed, r.turn_id))
-        for r in plan.frozen_rows
-    ]
+def _redacted_examples(examples: list[Example], redacted: set[TurnId]) -> int:
+    """Examples whose target or context holds a redacted turn (a plain loop: 80,000 examples at 1M turns)."""
+    n = 0
+    if not redacted:
+        return 0
+    for e in examples:
+        if e.turn_id in redacted:
+            n += 1
+            continue
+        for m in e.context:
+            if not redacted.isdisjoint(m.turn_ids):
+                n += 1
+                break
+    return n
+
+
+def _frozen_items(
+    plan: _Plan, seed: int, withheld: Withheld, removed: dict[str, int], cuts: dict[str, dict[str, int]]
+) -> list[_Item]:
+    """The frozen test split's items as frozen (same targets, same context turns), except that
+    what a clinician has excluded or redacted since is withheld from them too."""
+    out = []
+    for r in plan.frozen_rows:
+        outcome = stored_example(r, plan.frozen_texts, withheld)
+        ex = outcome.example
+        if outcome.target_excluded:
+            removed["excluded"] = removed.get("excluded", 0) + 1
+            continue
+        if ex is None:
+            removed["excluded_context"] = removed.get("excluded_context", 0) + 1
+            cuts["dropped"][outcome.cut or ""] = cuts["dropped"].get(outcome.cut or "", 0) + 1
+            continue
+        if outcome.cut is not None:
+            cuts["shortened"][outcome.cut] = cuts["shortened"].get(outcome.cut, 0) + 1
+        # a frozen item keeps its id, so replies imported for it still match
+        out.append(_Item("test", r.turn_id, r.transcript_id, r.category, r.target_words, ex.target,
+                         ex.context, _order_key(seed, r.turn_id), r.example_id))
+    return out
 
 
 def _texts(store: Store, wanted: set[TurnId], what: str, remedy: str) -> dict[TurnId, tuple[str, str, int]]:
@@ -410,24 +479,12 @@ def _counts(
 def stored_examples(store: Store, record: DatasetRecord) -> Iterator[Example]:
     """The dataset's examples rebuilt from its stored membership, in file order."""
     rows = ds_store.examples_of(store, record.id)
-    wanted = {r.turn_id for r in rows}
-    wanted.update(t for r in rows for t in r.context_turn_ids)
-    texts = _texts(store, wanted, f"dataset {record.name!r}", "build a new dataset")
-    names = ds_store.transcript_info(store, {r.transcript_id for r in rows if r.split == "test"})
     split_rank = {s: n for n, s in enumerate(SPLITS)}
-    rows.sort(key=lambda r: (split_rank[r.split], r.example_id))
-    for r in rows:
-        yield Example(
-            example_id=r.example_id,
-            split=r.split,
-            turn_id=r.turn_id,
-            transcript_id=r.transcript_id,
-            category=r.category,
-            target_words=r.target_words,
-            target=texts[r.turn_id][1],
-            context=tuple(merge_turns((t, *texts[t]) for t in r.context_turn_ids)),
-            client_names=names[r.transcript_id].client_names if r.split == "test" else (),
-        )
+    # the build's line order (ids are derived from the source, so not in file order)
+    rows.sort(key=lambda r: (split_rank[r.split], _order_key(record.seed, r.turn_id)))
+    # items.py renders each row under today's exclusions and redactions: an
+    # example withheld since the build changes the files, and the hash check refuses.
+    yield from stored_examples_of_rows(store, rows, what=f"dataset {record.name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,6 +510,7 @@ def export_dataset(
         expected_hash=record.content_hash,
         state=state,
         total=total,
+        vertex_form=DatasetRules.from_dict(record.rules).vertex_form,
     )
     files = dict(rendered.sizes)
     files["DATASET.md"] = (out / "DATASET.md").stat().st_size

@@ -2,18 +2,15 @@
 
 Rendering is a pure function of the examples and the system instruction, so
 the build (which only hashes) and the export (which writes) produce the same
-bytes. Each file goes to a private temp file in the target folder, is flushed
-and fsynced, and only when every file is complete (and the content hash matches
-the one stored at build time) are they all renamed into place with
-``os.replace``: a crash or Cancel leaves the folder as it was.
+bytes. Every file goes into a private staging folder beside the target, is
+fsynced, and only when every file is complete (and the content hash matches
+the one stored at build time) is the staging folder swapped in with one
+rename (``core.files``): a crash or Cancel leaves the previous folder whole.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +18,8 @@ from typing import BinaryIO, NamedTuple
 
 from core.datasets import formats
 from core.datasets.targets import Message
-from core.errors import AttuneError, UsageError, ValidationError
+from core.errors import AttuneError, ValidationError
+from core.files import MARKER, FolderPublisher
 from core.ids import TranscriptId, TurnId
 from core.progress import TaskState, null_state
 
@@ -43,7 +41,8 @@ EXAMPLE_FILES = (
 )
 TRAINING_FILES = EXAMPLE_FILES[:7]  # no example ids inside: equal across rebuilds in one store
 CARD_FILE = "DATASET.md"
-ALL_FILES = (*EXAMPLE_FILES, CARD_FILE)
+# COMPLETE.json comes last: its presence (and hashes) mark the folder whole.
+ALL_FILES = (*EXAMPLE_FILES, CARD_FILE, MARKER)
 
 
 class Example(NamedTuple):
@@ -113,6 +112,7 @@ def render(
     sinks: dict[str, _Sink],
     state: TaskState | None = None,
     total: int = 0,
+    vertex_form: str = formats.DEFAULT_VERTEX_FORM,
 ) -> None:
     """Write every example file's lines to its sink; examples come in file order."""
     state = state or null_state()
@@ -134,9 +134,9 @@ def render(
                 target_words=ex.target_words,
             )
         )
-        vertex, chat = formats.example_lines(system, ex.context, ex.target, cache)
+        vertex, openai, hf = formats.example_lines(system, ex.context, ex.target, cache, vertex_form)
         if ex.split == "test":
-            w["hf_test.jsonl"](chat)
+            w["hf_test.jsonl"](hf)
             w["test.jsonl"](
                 formats.dumps_line(
                     formats.held_out_item(
@@ -154,15 +154,16 @@ def render(
             continue
         split = ex.split
         w[f"vertex_{split}.jsonl"](vertex)
-        w[f"openai_{split}.jsonl"](chat)
-        w[f"hf_{split}.jsonl"](chat)
+        w[f"openai_{split}.jsonl"](openai)
+        w[f"hf_{split}.jsonl"](hf)
     for sink in sinks.values():
         sink.flush()
 
 
-def hash_examples(examples: Iterable[Example], system: str, state: TaskState | None = None, total: int = 0) -> Rendered:
+def hash_examples(examples: Iterable[Example], system: str, state: TaskState | None = None, total: int = 0,
+                  vertex_form: str = formats.DEFAULT_VERTEX_FORM) -> Rendered:
     sinks = {name: _Sink() for name in EXAMPLE_FILES}
-    render(examples, system, sinks, state, total)
+    render(examples, system, sinks, state, total, vertex_form)
     return _rendered(sinks)
 
 
@@ -176,16 +177,6 @@ def _rendered(sinks: dict[str, _Sink]) -> Rendered:
     )
 
 
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_folder(
     out_dir: Path,
     examples: Iterable[Example],
@@ -195,52 +186,35 @@ def write_folder(
     expected_hash: str,
     state: TaskState | None = None,
     total: int = 0,
+    vertex_form: str = formats.DEFAULT_VERTEX_FORM,
 ) -> Rendered:
-    """Render into temp files in ``out_dir``, check the hash, then rename them all into place.
+    """Render into a staging folder, check the hash, then swap it in for ``out_dir`` whole.
 
     ``card`` renders DATASET.md once the example files' hashes are known.
     Raises ``ValidationError`` (and leaves ``out_dir`` untouched) when the
-    rendered content no longer matches ``expected_hash``.
+    rendered content no longer matches ``expected_hash``. Publishing
+    (private modes, fsync, the completion marker, one rename) is
+    ``core.files.FolderPublisher``'s.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"{out_dir}: not a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as exc:
-        raise ExportFailed(f"{out_dir}: cannot create the folder ({exc.strerror or exc})") from exc
-    temps: dict[str, Path] = {}
-    handles: dict[str, BinaryIO] = {}
-    try:
-        for name in ALL_FILES:
-            # mkstemp: owner-only (0600), in the same folder so os.replace is a rename
-            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
-            temps[name] = Path(tmp)
-            handles[name] = os.fdopen(fd, "wb", buffering=1024 * 1024)
-        sinks = {name: _Sink(handles[name]) for name in EXAMPLE_FILES}
-        render(examples, system, sinks, state, total)
-        rendered = _rendered(sinks)
-        if rendered.content_hash != expected_hash:
-            raise ValidationError(
-                f"{out_dir}: the examples no longer match the dataset's content hash (turn texts or "
-                "transcripts changed since it was built); nothing was written — build a new dataset"
-            )
-        handles[CARD_FILE].write(card(rendered))
-        for f in handles.values():
-            f.flush()
-            os.fsync(f.fileno())
-            f.close()
-        for name in ALL_FILES:
-            os.replace(temps[name], out_dir / name)
-        _fsync_dir(out_dir)
-        temps.clear()
+    with FolderPublisher(out_dir, owned=ALL_FILES) as folder:
+        try:
+            sinks = {name: _Sink(folder.open(name)) for name in EXAMPLE_FILES}
+            render(examples, system, sinks, state, total, vertex_form)
+            rendered = _rendered(sinks)
+            if rendered.content_hash != expected_hash:
+                raise ValidationError(
+                    f"{out_dir}: the examples no longer match the dataset's content hash (turn texts or "
+                    "transcripts changed since it was built); nothing was written — build a new dataset"
+                )
+            folder.write(CARD_FILE, card(rendered))
+        except OSError as exc:
+            raise ExportFailed(f"{out_dir}: cannot write the export ({exc.strerror or exc})") from exc
+        folder.commit(
+            {
+                "kind": "dataset-export",
+                "content_hash": rendered.content_hash,
+                "manifest_jsonl_sha256": rendered.files["manifest.jsonl"],
+            }
+        )
         return rendered
-    except OSError as exc:
-        raise ExportFailed(f"{out_dir}: cannot write the export ({exc.strerror or exc})") from exc
-    finally:
-        for f in handles.values():
-            with contextlib.suppress(OSError):
-                f.close()
-        for tmp in temps.values():
-            with contextlib.suppress(OSError):
-                tmp.unlink()

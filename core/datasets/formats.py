@@ -1,11 +1,24 @@
-"""One JSON line per example, in each tuning service's format.
+"""One JSON line per example, in each tuning service's format, with loss on the target alone.
 
-- Vertex AI Gemini supervised tuning: ``systemInstruction`` + ``contents`` with
-  roles ``user`` / ``model``, ending with the model's target
-  (``/work/shared/reference/gemini-notes.md`` §2.1).
-- OpenAI chat fine-tuning and Hugging Face (``datasets`` / TRL ``SFTTrainer``
-  conversational format): ``messages`` with ``system`` / ``user`` /
-  ``assistant``, ending with the assistant's target.
+The paper trains on therapist turns of 50+ words; shorter turns are context
+only. Each format says so with its own mechanism:
+
+- **OpenAI** chat fine-tuning: ``messages`` (``system`` / ``user`` /
+  ``assistant``); every assistant message but the last carries
+  ``"weight": 0`` (not trained on), the target carries ``"weight": 1``.
+- **Hugging Face / TRL**: the conversational prompt–completion form,
+  ``{"prompt": [messages], "completion": [{"role": "assistant", ...}]}``;
+  ``SFTTrainer`` computes the loss on the completion only
+  (``completion_only_loss``, on by default for prompt–completion data).
+- **Vertex AI Gemini** (``gemini-notes.md`` §2.1) has no per-turn weight, so by
+  default (``transcript``) the context is one ``user`` message holding a
+  labelled transcript (``Client: …`` / ``Therapist: …``, blank line between)
+  and the target is the only ``model`` turn. ``multi_turn`` keeps the plain
+  alternating ``user`` / ``model`` contents; Vertex then trains on every
+  ``model`` turn, short context turns included (the card says so).
+
+The prompt a model is given at generation time is built by the same function
+(``_render``) as the training line, minus the target: ``prompt()``.
 
 Lines are compact, keys in a fixed order, UTF-8: the same example always
 gives the same bytes.
@@ -14,13 +27,42 @@ gives the same bytes.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
-from core.datasets.targets import Message
+FORMATS = ("vertex", "openai", "hf")
+VERTEX_FORMS = ("transcript", "multi_turn")
+DEFAULT_VERTEX_FORM = "transcript"
 
 VERTEX_ROLES = {"client": "user", "therapist": "model"}
 CHAT_ROLES = {"client": "user", "therapist": "assistant"}
+LABELS = {"client": "Client", "therapist": "Therapist"}
+TRANSCRIPT_SEPARATOR = "\n\n"
+
+# What carries the loss, per format: the card and docs/datasets.md quote these.
+LOSS = {
+    "openai": "the final assistant message (the target, `\"weight\": 1`); every earlier assistant "
+              "message has `\"weight\": 0` and is context only",
+    "hf": "the `completion` (the target) only: TRL's `SFTTrainer` masks the `prompt` "
+          "(`completion_only_loss`, the default for prompt–completion data)",
+    "vertex:transcript": "the only `model` turn (the target); the context is one `user` message "
+                         "holding a labelled transcript (`Client: …` / `Therapist: …`)",
+    "vertex:multi_turn": "every `model` turn: the target AND each earlier therapist turn of the "
+                         "context (Vertex AI has no per-turn weight), so short turns are trained on too",
+}
+
+
+class _Msg(Protocol):
+    @property
+    def role(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+def check_vertex_form(form: str) -> str:
+    if form not in VERTEX_FORMS:
+        raise ValueError(f"vertex form: one of {', '.join(VERTEX_FORMS)} (got {form!r})")
+    return form
 
 
 def dumps_line(obj: Any) -> bytes:
@@ -32,30 +74,162 @@ def dumps_line(obj: Any) -> bytes:
         return json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
 
 
-def vertex_example(system: str, context: Sequence[Message], target: str) -> dict[str, Any]:
-    contents = [{"role": VERTEX_ROLES[m.role], "parts": [{"text": m.text}]} for m in context]
+def transcript(context: Sequence[_Msg]) -> str:
+    """The context as the Vertex transcript form's one user message."""
+    return TRANSCRIPT_SEPARATOR.join(f"{LABELS[m.role]}: {m.text}" for m in context)
+
+
+# Reference builders (plain dicts; the hot path below must give their bytes) ##
+
+
+def _chat(system: str, context: Sequence[_Msg], *, weights: bool) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    for m in context:
+        msg: dict[str, Any] = {"role": CHAT_ROLES[m.role], "content": m.text}
+        if weights and m.role == "therapist":
+            msg["weight"] = 0
+        messages.append(msg)
+    return messages
+
+
+def vertex_example(system: str, context: Sequence[_Msg], target: str,
+                   form: str = DEFAULT_VERTEX_FORM) -> dict[str, Any]:
+    if check_vertex_form(form) == "transcript":
+        contents = [{"role": "user", "parts": [{"text": transcript(context)}]}]
+    else:
+        contents = [{"role": VERTEX_ROLES[m.role], "parts": [{"text": m.text}]} for m in context]
     contents.append({"role": "model", "parts": [{"text": target}]})
     if not system:
         return {"contents": contents}
     return {"systemInstruction": {"parts": [{"text": system}]}, "contents": contents}
 
 
-def chat_messages(system: str, context: Sequence[Message], target: str | None) -> list[dict[str, str]]:
-    messages = [{"role": "system", "content": system}] if system else []
-    messages += [{"role": CHAT_ROLES[m.role], "content": m.text} for m in context]
+def openai_example(system: str, context: Sequence[_Msg], target: str) -> dict[str, Any]:
+    return {"messages": [*_chat(system, context, weights=True),
+                         {"role": "assistant", "content": target, "weight": 1}]}
+
+
+def hf_example(system: str, context: Sequence[_Msg], target: str) -> dict[str, Any]:
+    return {"prompt": _chat(system, context, weights=False),
+            "completion": [{"role": "assistant", "content": target}]}
+
+
+def chat_messages(system: str, context: Sequence[_Msg], target: str | None) -> list[dict[str, str]]:
+    """Plain chat messages (no weights): the prompt, plus the target as the last assistant message."""
+    messages = _chat(system, context, weights=False)
     if target is not None:
         messages.append({"role": "assistant", "content": target})
     return messages
 
 
-def openai_example(system: str, context: Sequence[Message], target: str) -> dict[str, Any]:
-    return {"messages": chat_messages(system, context, target)}
+# The one renderer: training lines and generation prompts ######################
+#
+# A million-turn workspace yields tens of thousands of examples, each written in
+# several formats; building dicts for json.dumps dominated the export. This
+# builds the JSON text directly, escaping each text once (a test holds it to the
+# reference builders above).
+
+_ENCODE = json.encoder.encode_basestring  # type: ignore[attr-defined]  # what dumps uses with ensure_ascii=False
+_ENCODE_ASCII = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
 
-def hf_example(system: str, context: Sequence[Message], target: str) -> dict[str, Any]:
-    # TRL's conversational format is the same ``messages`` list; kept separate
-    # so either can change without touching the other.
-    return {"messages": chat_messages(system, context, target)}
+def _render(fmt: str, system: str, context: Sequence[_Msg], target: str | None,
+            enc: Callable[[str], str], vertex_form: str = DEFAULT_VERTEX_FORM) -> str:
+    """The JSON text of one example in ``fmt`` (no newline); ``target`` None gives the prompt.
+
+    The prompt is exactly the training line without the target (and, for
+    OpenAI, without the training-only ``weight`` marks): what a model is sent
+    to generate a reply is what it was trained to continue.
+    """
+    training = target is not None
+    if fmt == "vertex":
+        head = '{"systemInstruction":{"parts":[{"text":' + enc(system) + '}]},"contents":[' if system \
+            else '{"contents":['
+        if vertex_form == "transcript":
+            # enc(text)[1:-1] is the escaped text without its quotes; labels are ASCII.
+            body = "\\n\\n".join(LABELS[m.role] + ": " + enc(m.text)[1:-1] for m in context)
+            parts = ['{"role":"user","parts":[{"text":"' + body + '"}]}']
+        else:
+            parts = ['{"role":"' + VERTEX_ROLES[m.role] + '","parts":[{"text":' + enc(m.text) + "}]}"
+                     for m in context]
+        if training:
+            parts.append('{"role":"model","parts":[{"text":' + enc(target) + "}]}")  # type: ignore[arg-type]
+        return head + ",".join(parts) + "]}"
+    weights = training and fmt == "openai"
+    items = ['{"role":"system","content":' + enc(system) + "}"] if system else []
+    for m in context:
+        if weights and m.role == "therapist":
+            items.append('{"role":"assistant","content":' + enc(m.text) + ',"weight":0}')
+        else:
+            items.append('{"role":"' + CHAT_ROLES[m.role] + '","content":' + enc(m.text) + "}")
+    if fmt == "openai":
+        if training:
+            items.append('{"role":"assistant","content":' + enc(target) + ',"weight":1}')  # type: ignore[arg-type]
+        return '{"messages":[' + ",".join(items) + "]}"
+    if fmt == "hf":
+        out = '{"prompt":[' + ",".join(items) + "]"
+        if training:
+            out += ',"completion":[{"role":"assistant","content":' + enc(target) + "}]"  # type: ignore[arg-type]
+        return out + "}"
+    raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+
+
+def prompt(fmt: str, system: str, context: Sequence[_Msg], vertex_form: str = DEFAULT_VERTEX_FORM) -> dict[str, Any]:
+    """What to send a model for this context, in ``fmt``'s request shape.
+
+    OpenAI: ``{"messages": [...]}`` (Chat Completions); Hugging Face:
+    ``{"prompt": [...]}`` (apply the chat template with a generation prompt);
+    Vertex: ``{"systemInstruction": ..., "contents": [...]}`` (generateContent).
+    """
+    return json.loads(_render(fmt, system, context, None, _ENCODE, check_vertex_form(vertex_form)))
+
+
+def training_line(fmt: str, system: str, context: Sequence[_Msg], target: str,
+                  vertex_form: str = DEFAULT_VERTEX_FORM) -> bytes:
+    """One training line in ``fmt`` (the same renderer as ``prompt``)."""
+    return _encode_line(_render(fmt, system, context, target, _ENCODE, vertex_form),
+                        lambda: _render(fmt, system, context, target, _ENCODE_ASCII, vertex_form))
+
+
+def _encode_line(text: str, ascii_text: Callable[[], str]) -> bytes:
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return ascii_text().encode("ascii") + b"\n"
+
+
+class _CachedEncoder(dict):
+    """Escapes each distinct text once: a turn sits in the contexts of several examples."""
+
+    def __missing__(self, text: str) -> str:
+        encoded = self[text] = _ENCODE(text)
+        return encoded
+
+
+def encoder_cache() -> dict[str, str]:
+    return _CachedEncoder()
+
+
+def example_lines(
+    system: str,
+    context: Sequence[_Msg],
+    target: str,
+    cache: dict[str, str] | None = None,
+    vertex_form: str = DEFAULT_VERTEX_FORM,
+) -> tuple[bytes, bytes, bytes]:
+    """(Vertex line, OpenAI line, Hugging Face line) for one example.
+
+    ``cache`` (from ``encoder_cache()``) may be shared across the examples of one file set.
+    """
+    enc = cache.__getitem__ if cache is not None else _ENCODE
+    lines = [_render(fmt, system, context, target, enc, vertex_form) for fmt in FORMATS]
+    try:
+        return tuple(line.encode("utf-8") + b"\n" for line in lines)  # type: ignore[return-value]
+    except UnicodeEncodeError:
+        return tuple(  # type: ignore[return-value]
+            _render(fmt, system, context, target, _ENCODE_ASCII, vertex_form).encode("ascii") + b"\n"
+            for fmt in FORMATS
+        )
 
 
 def held_out_item(
@@ -64,17 +238,17 @@ def held_out_item(
     category: str,
     client_names: Sequence[str],
     system: str,
-    context: Sequence[Message],
+    context: Sequence[_Msg],
     reference: str,
     transcript_id: int,
     turn_id: int,
 ) -> dict[str, Any]:
-    """A held-out item: what to send a model, and the real therapist reply to compare with."""
+    """A held-out item: what to send a model (the chat prompt), and the real therapist reply."""
     return {
         "example_id": example_id,
         "category": category,
         "client_names": list(client_names),
-        "messages": chat_messages(system, context, None),
+        "messages": prompt("openai", system, context)["messages"],
         "reference": reference,
         "transcript_id": transcript_id,
         "turn_id": turn_id,
@@ -92,63 +266,6 @@ def manifest_entry(
         "category": category,
         "target_words": target_words,
     }
-
-
-# The hot path #################################################################
-#
-# A million-turn workspace yields tens of thousands of examples, each written in
-# several formats; building dicts for json.dumps dominated the export. These
-# produce the same bytes as ``dumps_line`` of the builders above (a test holds
-# them to it) while escaping each text once.
-
-_ENCODE = json.encoder.encode_basestring  # type: ignore[attr-defined]  # what dumps uses with ensure_ascii=False
-_ENCODE_ASCII = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
-
-
-def _lines(system: str, context: Sequence[Message], target: str, enc: Any) -> tuple[str, str]:
-    vertex: list[str] = []
-    chat: list[str] = []
-    if system:
-        s = enc(system)
-        chat.append('{"role":"system","content":' + s + "}")
-        head = '{"systemInstruction":{"parts":[{"text":' + s + '}]},"contents":['
-    else:
-        head = '{"contents":['
-    for m in context:
-        e = enc(m.text)
-        vertex.append('{"role":"' + VERTEX_ROLES[m.role] + '","parts":[{"text":' + e + "}]}")
-        chat.append('{"role":"' + CHAT_ROLES[m.role] + '","content":' + e + "}")
-    e = enc(target)
-    vertex.append('{"role":"model","parts":[{"text":' + e + "}]}")
-    chat.append('{"role":"assistant","content":' + e + "}")
-    return head + ",".join(vertex) + "]}\n", '{"messages":[' + ",".join(chat) + "]}\n"
-
-
-class _CachedEncoder(dict):
-    """Escapes each distinct text once: a turn sits in the contexts of several examples."""
-
-    def __missing__(self, text: str) -> str:
-        encoded = self[text] = _ENCODE(text)
-        return encoded
-
-
-def example_lines(
-    system: str, context: Sequence[Message], target: str, cache: dict[str, str] | None = None
-) -> tuple[bytes, bytes]:
-    """(Vertex line, chat line) for one example; the chat line serves OpenAI and Hugging Face.
-
-    ``cache`` (from ``encoder_cache()``) may be shared across the examples of one file set.
-    """
-    vertex, chat = _lines(system, context, target, cache.__getitem__ if cache is not None else _ENCODE)
-    try:
-        return vertex.encode("utf-8"), chat.encode("utf-8")
-    except UnicodeEncodeError:
-        vertex, chat = _lines(system, context, target, _ENCODE_ASCII)
-        return vertex.encode("ascii"), chat.encode("ascii")
-
-
-def encoder_cache() -> dict[str, str]:
-    return _CachedEncoder()
 
 
 def manifest_line(

@@ -1,7 +1,8 @@
 """The leakage check every build must pass before anything is stored.
 
-A model tested on a client it was trained on, or on a reply it has already
-seen, looks better than it is. The check is independent of how the splits were
+A model tested on a client it was trained on, on a reply it has already
+seen, or on a client message it was trained to answer (counsel-chat has
+several therapists' answers to one question), looks better than it is. The check is independent of how the splits were
 made: it looks only at the finished assignment, so a bug in the splitter (or a
 frozen test split whose clients were later merged with others) still stops
 the build.
@@ -9,9 +10,10 @@ the build.
 
 from __future__ import annotations
 
+import math
 import re
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.errors import AttuneError
@@ -21,6 +23,15 @@ _WORD = re.compile(r"\w+")
 # ASCII fast path of the same rule: every non-word character becomes a space.
 _ASCII_NON_WORD = {i: " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")}
 MAX_REASONS_SHOWN = 3
+
+# Two prompts are "the same client text" when their normalised texts are equal,
+# or near-duplicates: Jaccard similarity of their word-bigram sets at least
+# NEAR_DUPLICATE_JACCARD. Prompts shorter than MIN_PROMPT_WORDS normalised words
+# ("Yeah.", "Mm-hmm.", "I don't know.") are said by everyone and identify no
+# conversation; comparing them would tie every session into one group.
+NEAR_DUPLICATE_JACCARD = 0.8
+SHINGLE_WORDS = 2
+MIN_PROMPT_WORDS = 5
 
 
 class LeakageError(AttuneError):
@@ -34,6 +45,7 @@ class LeakageItem:
     transcript_id: TranscriptId
     client_key: str | None
     text_key: str  # normalise(target text)
+    prompt_key: str = ""  # normalise(text of the turn the target answers)
 
 
 def normalise(text: str) -> str:
@@ -77,7 +89,87 @@ def find_leaks(items: Iterable[LeakageItem]) -> list[str]:
         f"client {key!r} has test targets and {split} targets (turns {_ids(turns)})"
         for (key, split), turns in sorted(by_client.items())
     ]
-    return reasons + texts
+    return reasons + texts + _prompt_leaks(items)
+
+
+def _prompt_leaks(items: list[LeakageItem]) -> list[str]:
+    """Targets in different splits that answer the same (or a near-identical) client text."""
+    by_prompt: dict[str, list[LeakageItem]] = defaultdict(list)
+    for it in items:
+        if comparable(it.prompt_key):
+            by_prompt[it.prompt_key].append(it)
+    prompts = sorted(by_prompt)
+    out: list[str] = []
+    for p in prompts:
+        members = by_prompt[p]
+        splits = sorted({m.split for m in members}, key=_SPLIT_RANK.get)
+        if len(splits) > 1:
+            first = {s: min(m.turn_id for m in members if m.split == s) for s in splits}
+            out.append(f"{splits[0]} target turn {first[splits[0]]} and {splits[1]} target turn "
+                       f"{first[splits[1]]} answer the same client text")
+    for i, j, score in similar_pairs(prompts):
+        a = {m.split for m in by_prompt[prompts[i]]}
+        b = {m.split for m in by_prompt[prompts[j]]}
+        crossing = sorted(((x, y) for x in a for y in b if x != y),
+                          key=lambda xy: (_SPLIT_RANK[xy[0]], _SPLIT_RANK[xy[1]]))
+        if crossing:
+            sa, sb = crossing[0]
+            ta = min(m.turn_id for m in by_prompt[prompts[i]] if m.split == sa)
+            tb = min(m.turn_id for m in by_prompt[prompts[j]] if m.split == sb)
+            out.append(f"{sa} target turn {ta} and {sb} target turn {tb} answer near-identical client "
+                       f"texts (word-bigram Jaccard {score:.2f})")
+    return out
+
+
+_SPLIT_RANK = {"test": 0, "validation": 1, "train": 2}
+
+
+def comparable(prompt_key: str) -> bool:
+    """Whether a normalised prompt is long enough to be compared at all."""
+    return prompt_key.count(" ") + 1 >= MIN_PROMPT_WORDS if prompt_key else False
+
+
+def _shingles(text: str) -> frozenset[tuple[str, ...]]:
+    words = text.split()
+    if len(words) < SHINGLE_WORDS:
+        return frozenset([tuple(words)])
+    return frozenset(zip(*(words[k:] for k in range(SHINGLE_WORDS)), strict=False))
+
+
+def similar_pairs(texts: Sequence[str], threshold: float = NEAR_DUPLICATE_JACCARD) -> list[tuple[int, int, float]]:
+    """(i, j, Jaccard) for every pair of *distinct* texts whose shingle sets are at least ``threshold`` similar.
+
+    Exact, and fast on large sets (prefix filtering): shingles are ranked
+    rarest first; two sets with Jaccard >= t must share one of the first
+    ``|A| - ceil(t |A|) + 1`` shingles of each, so only those are indexed, and
+    candidates are checked by size before their Jaccard is computed.
+    """
+    sets = [_shingles(t) for t in texts]
+    df: Counter[tuple[str, ...]] = Counter()
+    for sh in sets:
+        df.update(sh)
+    index: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    pairs: list[tuple[int, int, float]] = []
+    for j in sorted(range(len(sets)), key=lambda k: len(sets[k])):
+        sh = sets[j]
+        size = len(sh)
+        prefix = size - math.ceil(threshold * size - 1e-9) + 1
+        ranked = sorted(sh, key=lambda g: (df[g], g))[:prefix]
+        seen: set[int] = set()
+        for g in ranked:
+            for i in index[g]:
+                if i in seen:
+                    continue
+                seen.add(i)
+                other = sets[i]
+                if len(other) < threshold * size:  # processed by size: len(other) <= size
+                    continue
+                inter = len(sh & other)
+                score = inter / (size + len(other) - inter)
+                if score >= threshold:
+                    pairs.append((min(i, j), max(i, j), score))
+            index[g].append(j)
+    return sorted(pairs)
 
 
 def check_leakage(items: Iterable[LeakageItem]) -> None:

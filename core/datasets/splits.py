@@ -2,7 +2,10 @@
 
 - **Grouped**: every target of one client (``client_key``), or of one
   transcript when the client is unknown, lands in the same split, so a model is
-  never tested on a person it was trained on.
+  never tested on a person it was trained on. Targets that answer the same
+  client text (normalised, or a near-duplicate: see ``leakage``) are grouped
+  too, joining their clients' groups, so one counsel-chat question answered by
+  several therapists is never both trained on and tested.
 - **Stratified**: groups are assigned category by category (a group's category
   is its most common target category), so each category is split in the
   requested proportions as far as its groups allow.
@@ -23,12 +26,55 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from core.datasets.leakage import comparable, normalise, similar_pairs
 from core.ids import TurnId
 from core.store.datasets import SPLITS, CandidateRow
 
 
 def group_key(client_key: str | None, transcript_id: int) -> str:
     return f"client:{client_key}" if client_key else f"transcript:{transcript_id}"
+
+
+def example_id_for(content_hash: str, position: int, context_turns: int) -> str:
+    """An example's id, from what it is: the source session, the target's place, how much context.
+
+    The same target with the same context has the same id in every build and
+    every dataset (so replies imported for it follow it); nothing about the
+    workspace (row ids, build order) enters it.
+    """
+    digest = hashlib.sha256(f"{content_hash}\x00{position}\x00{context_turns}".encode()).hexdigest()
+    return f"ex-{digest[:16]}"
+
+
+def prompt_clusters(keys: Iterable[str]) -> dict[str, str]:
+    """Normalised prompt → a representative of its near-duplicate cluster (itself when alone).
+
+    Only prompts long enough to compare (``leakage.comparable``) are clustered.
+    """
+    distinct = sorted({k for k in keys if comparable(k)})
+    parent = {k: k for k in distinct}
+
+    def find(k: str) -> str:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for i, j, _ in similar_pairs(distinct):
+        a, b = find(distinct[i]), find(distinct[j])
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return {k: find(k) for k in distinct}
+
+
+def same_prompt_as(targets: Iterable[CandidateRow], held_out: Iterable[str]) -> set[TurnId]:
+    """Targets whose client text equals or nearly equals one of ``held_out`` (normalised prompts)."""
+    targets = list(targets)
+    held = {k for k in held_out if comparable(k)}
+    keys = {t.turn_id: normalise(t.prompt or "") for t in targets}
+    clusters = prompt_clusters([*held, *keys.values()])
+    barred = {clusters[k] for k in held}
+    return {tid for tid, k in keys.items() if k in clusters and clusters[k] in barred}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +98,10 @@ def assign_splits(
     shares = [p / 100 for p in percentages]
     if not with_test:
         shares[2] = 0.0
+    targets = list(targets)
     groups: dict[str, list[CandidateRow]] = defaultdict(list)
-    for t in targets:
-        groups[group_key(t.client_key, t.transcript_id)].append(t)
+    for key, t in zip(_merged_group_keys(targets), targets, strict=True):
+        groups[key].append(t)
     by_category: dict[str, list[str]] = defaultdict(list)
     for key, members in groups.items():
         counts = Counter(m.category for m in members)
@@ -85,3 +132,30 @@ def assign_splits(
             split_of[member.turn_id] = SPLITS[best]
             group_of[member.turn_id] = key
     return Assignment(split_of, group_of)
+
+
+def _merged_group_keys(targets: list[CandidateRow]) -> list[str]:
+    """Each target's group: its client's (or transcript's), joined with every group answering the same client text."""
+    own = [group_key(t.client_key, t.transcript_id) for t in targets]
+    prompts = [normalise(t.prompt or "") for t in targets]
+    clusters = prompt_clusters(prompts)
+    parent: dict[str, str] = {}
+
+    def find(k: str) -> str:
+        parent.setdefault(k, k)
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    first_group: dict[str, str] = {}
+    for key, prompt in zip(own, prompts, strict=True):
+        cluster = clusters.get(prompt)
+        if cluster is None:
+            continue
+        other = first_group.setdefault(cluster, key)
+        a, b = find(key), find(other)
+        if a != b:
+            # the smaller key represents the merged group: independent of input order
+            parent[max(a, b)] = min(a, b)
+    return [find(k) if k in parent else k for k in own]

@@ -30,13 +30,16 @@ Context (oldest first, cut only at turn boundaries):
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from core.datasets.rules import DatasetRules
 from core.ids import TurnId
 from core.store.datasets import CandidateRow
+
+if TYPE_CHECKING:
+    from core.datasets.items import Withheld
 
 # Raw turns read before a target when building its context; merging and
 # dropping ``other`` turns mean a few more than ``context_turns`` may be needed.
@@ -117,19 +120,34 @@ def merge_turns(turns: Iterable[tuple[TurnId, str, str, int]]) -> list[Message]:
 
 
 def _last_messages(
-    turns: list[tuple[TurnId, str, str, int]], first: int, last: int, limit: int
-) -> list[Message]:
-    """``merge_turns(turns[first:last])[-limit:]``, reading backwards only as far as needed."""
+    turns: list[tuple[TurnId, str, str, int]],
+    first: int,
+    last: int,
+    limit: int,
+    excluded: Mapping[TurnId, str] | None = None,
+) -> tuple[list[Message], str | None]:
+    """``merge_turns(turns[first:last])[-limit:]``, reading backwards only as far as needed.
+
+    Reading stops at a turn in ``excluded`` that the context would hold (the
+    context starts after it); the second value is its reason, else None.
+    """
     runs: list[tuple[str, list[str], list[TurnId], list[int]]] = []  # newest first
+    cut = None
     for i in range(last - 1, first - 1, -1):
         turn_id, role, text, words = turns[i]
         if role == "other":
             continue
         if runs and runs[-1][0] == role:
+            if excluded and turn_id in excluded:
+                cut = excluded[turn_id]
+                break
             runs[-1][1].append(text)
             runs[-1][2].append(turn_id)
             runs[-1][3].append(words)
         elif len(runs) == limit:
+            break
+        elif excluded and turn_id in excluded:
+            cut = excluded[turn_id]
             break
         else:
             runs.append((role, [text], [turn_id], [words]))
@@ -139,7 +157,7 @@ def _last_messages(
             out.append(Message(role, texts[0], (ids[0],), words[0]))
         else:
             out.append(Message(role, "\n".join(reversed(texts)), tuple(reversed(ids)), sum(words)))
-    return out
+    return out, cut
 
 
 def trim_context(messages: list[Message], rules: DatasetRules) -> tuple[Message, ...] | None:
@@ -177,13 +195,19 @@ def build_contexts(
     targets: list[CandidateRow],
     window_turns: Iterator[tuple[int, int, int, str, str, int]],
     rules: DatasetRules,
-) -> Iterator[tuple[CandidateRow, tuple[Message, ...] | None]]:
-    """Pair each target with its context.
+    withheld: Withheld | None = None,
+) -> Iterator[tuple[CandidateRow, tuple[Message, ...] | None, str | None]]:
+    """Pair each target with its context, and the exclusion reason that cut it (else None).
 
     ``window_turns`` are the turns of ``context_windows(targets)``, ordered by
     transcript and position (one sequential read instead of a query per target).
+    ``withheld``: excluded turns cut the context (it starts after the latest
+    one it would hold); redacted spans read ``[redacted]``. A context cut so
+    that no client turn comes right before the target is None.
     Yields in (transcript, position) order.
     """
+    excluded = withheld.excluded if withheld is not None else None
+    spans = withheld.spans if withheld is not None else {}
     width = rules.context_turns * WINDOW_FACTOR + WINDOW_EXTRA
     by_place = sorted(targets, key=lambda t: (t.transcript_id, t.position))
     current_tid: int | None = None
@@ -198,8 +222,12 @@ def build_contexts(
                 pending = next(window_turns, None)
             while pending is not None and pending[1] == current_tid:
                 positions.append(pending[2])
-                turns.append((TurnId(pending[0]), pending[3], pending[4], pending[5]))
+                text = pending[4]
+                if pending[0] in spans:
+                    text = withheld.text(TurnId(pending[0]), text)  # type: ignore[union-attr]
+                turns.append((TurnId(pending[0]), pending[3], text, pending[5]))
                 pending = next(window_turns, None)
         first = bisect_left(positions, max(0, target.position - width))
         last = bisect_left(positions, target.position)
-        yield target, trim_context(_last_messages(turns, first, last, rules.context_turns), rules)
+        messages, cut = _last_messages(turns, first, last, rules.context_turns, excluded)
+        yield target, trim_context(messages, rules), cut

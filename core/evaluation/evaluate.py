@@ -18,6 +18,7 @@ docs/evaluation.md and locked by tests/fixtures/evaluation_golden.json.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,7 +31,8 @@ from core.evaluation.systems import THERAPIST, Reply, replies_of, system_id_of
 from core.models import Category
 from core.progress import TaskState, null_state
 from core.store import Store
-from core.store.datasets import EvalItem, eval_items, get_dataset
+from core.datasets.items import eval_items  # the exported test items, under today's exclusions
+from core.store.datasets import EvalItem, get_dataset
 from core.store.responses import update_reply_features
 
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
@@ -46,6 +48,11 @@ SYSTEM_KEYS = (
     "missing",
 )
 JSON_DECIMALS = 6
+# Below this many items a table keeps its figures but gets no interval and no
+# p-value: a bootstrap over a handful of items, or a signed-rank test over a
+# few differences, gives numbers that look precise and mean little. The same
+# minimum the dataset page and card warn about per category.
+MIN_ITEMS = 10
 SENTIMENT_NOTE = (
     "Sentiment is VADER's compound score, a general-purpose lexicon built for social-media "
     "text; it has not been validated on clinical dialogue, so treat sentiment distances as "
@@ -102,6 +109,7 @@ class PairedComparison:
     b: str
     n: int  # items both systems replied to
     metrics: dict[str, PairedMetric]
+    note: str | None = None  # why there is no interval or p-value, when there is none
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +119,7 @@ class Block:
     therapist: TherapistCounts
     intervals: dict[str, dict[str, stats.Interval | None]]
     paired: list[PairedComparison]
+    note: str | None = None  # why the table has no intervals or p-values (too few items)
 
 
 @dataclass(slots=True)
@@ -123,6 +132,9 @@ class EvaluationResult:
     overall: Block
     categories: dict[str, Block]
     items: list[EvalItem] = field(default_factory=list)
+    min_items: int = MIN_ITEMS
+    # system -> test items it has no stored reply for (empty and blocked replies are stored)
+    no_reply: dict[str, int] = field(default_factory=dict)
     # example id -> system -> its reply and distances, for the item reader
     scores: dict[str, dict[str, ReplyScore]] = field(default_factory=dict)
 
@@ -140,12 +152,23 @@ class EvaluationResult:
                 "intervals": "stratified percentile bootstrap over test items (docs/evaluation.md)",
                 "paired_test": "Wilcoxon signed-rank, two-sided",
                 "sentiment_note": SENTIMENT_NOTE,
+                "min_items": self.min_items,
+                "no_reply": {name: self.no_reply.get(name, 0) for name in self.systems},
             },
         }
 
 
 def _r(x: float | None) -> float | None:
     return None if x is None else round(x, JSON_DECIMALS)
+
+
+def _p(x: float | None) -> float | None:
+    # Six significant digits, never decimals: a p-value of 3e-9 must not read as 0.0. The
+    # normal approximation underflows to 0.0 past z ≈ 38 (about 2,000 items all one way):
+    # such a p is reported as the smallest normal float, an upper bound, never as 0.
+    if x is None:
+        return None
+    return float(f"{max(x, sys.float_info.min):.6g}")
 
 
 def _interval_json(iv: stats.Interval | None) -> list[float] | None:
@@ -155,6 +178,7 @@ def _interval_json(iv: stats.Interval | None) -> list[float] | None:
 def _block_json(block: Block) -> dict[str, Any]:
     return {
         "n": block.n,
+        "note": block.note,
         "systems": {
             name: {
                 "avg_length_diff": _r(s.avg_length_diff),
@@ -180,11 +204,12 @@ def _block_json(block: Block) -> dict[str, Any]:
             {
                 "systems": [p.a, p.b],
                 "n": p.n,
+                "note": p.note,
                 **{
                     metric: {
                         "mean_difference": _r(m.mean_difference),
                         "interval": _interval_json(m.interval),
-                        "wilcoxon_p": _r(m.wilcoxon_p),
+                        "wilcoxon_p": _p(m.wilcoxon_p),
                         "nonzero": m.nonzero,
                     }
                     for metric, m in p.metrics.items()
@@ -318,21 +343,30 @@ def _block(
     systems: list[str],
     pairs: list[tuple[str, str]],
     intervals: dict[str, stats.Interval | None],
+    min_items: int = MIN_ITEMS,
 ) -> Block:
+    note = None
+    if 0 < len(rows) < min_items:
+        note = f"only {len(rows)} test items (at least {min_items} are needed for intervals and p-values)"
+        intervals = {}
     paired = []
     for a, b in pairs:
         both = [(sa, sb) for _, sc in rows if (sa := sc[a]).scored and (sb := sc[b]).scored]
+        pair_note = note
+        if pair_note is None and 0 < len(both) < min_items:
+            pair_note = (f"only {len(both)} items answered by both (at least {min_items} are needed "
+                         "for an interval and a p-value)")
         metrics = {}
         for metric, attr in _METRIC_FIELD.items():
             diffs = [getattr(sa, attr) - getattr(sb, attr) for sa, sb in both]
-            test = stats.wilcoxon_signed_rank(diffs) if diffs else None
+            test = stats.wilcoxon_signed_rank(diffs) if diffs and pair_note is None else None
             metrics[metric] = PairedMetric(
                 mean_difference=sum(diffs) / len(diffs) if diffs else None,
-                interval=intervals.get(f"{a}\x00{b}\x00{metric}"),
+                interval=intervals.get(f"{a}\x00{b}\x00{metric}") if pair_note is None else None,
                 wilcoxon_p=test.p_value if test else None,
-                nonzero=test.n if test else 0,
+                nonzero=sum(1 for d in diffs if d != 0) if test is None else test.n,
             )
-        paired.append(PairedComparison(a, b, len(both), metrics))
+        paired.append(PairedComparison(a, b, len(both), metrics, pair_note))
     return Block(
         n=len(rows),
         systems={name: _summarise([sc[name] for _, sc in rows]) for name in systems},
@@ -343,6 +377,7 @@ def _block(
             name: {metric: intervals.get(f"{name}\x00{metric}") for metric in AVERAGES} for name in systems
         },
         paired=paired,
+        note=note,
     )
 
 
@@ -359,9 +394,14 @@ def evaluate(
     seed: int = 0,
     resamples: int = stats.RESAMPLES,
     state: TaskState | None = None,
+    min_items: int | None = None,
 ) -> EvaluationResult:
-    """Score ``systems`` on the dataset's test items; deterministic for a given seed."""
+    """Score ``systems`` on the dataset's test items; deterministic for a given seed.
+
+    ``min_items`` (default ``MIN_ITEMS``): tables with fewer items get no intervals or p-values.
+    """
     state = state or null_state()
+    min_items = MIN_ITEMS if min_items is None else min_items
     if not systems:
         raise UsageError("name at least one system to evaluate")
     if len(set(systems)) != len(systems):
@@ -414,10 +454,23 @@ def evaluate(
         seed=seed,
         resamples=resamples,
         confidence=stats.CONFIDENCE,
-        overall=_block(all_rows, ref_q(all_rows), systems, pairs, pooled),
+        overall=_block(all_rows, ref_q(all_rows), systems, pairs, pooled, min_items),
         categories={
-            cat: _block(rows, ref_q(rows), systems, pairs, cat_intervals[cat]) for cat, rows in by_category.items()
+            cat: _block(rows, ref_q(rows), systems, pairs, cat_intervals[cat], min_items)
+            for cat, rows in by_category.items()
         },
         items=items,
         scores=scores,
+        min_items=min_items,
+        no_reply={name: sum(1 for item in items if item.example_id not in replies[name]) for name in systems},
     )
+
+
+def missing_reply_lines(result: EvaluationResult) -> list[str]:
+    """One line per system that has no stored reply for some test items (empty in a complete run)."""
+    total = len(result.items)
+    return [
+        f"system {name!r} has no reply for {n} of {total} test items of dataset {result.dataset!r}"
+        for name, n in result.no_reply.items()
+        if n
+    ]

@@ -9,13 +9,10 @@ text of a session.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import html
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +24,8 @@ from core.evaluation.evaluate import (
     EvaluationResult,
     SystemScores,
 )
+from core.files import FolderPublisher, write_file_atomic
+from core.text_safety import markdown_inline, one_line
 
 NO_VALUE = "—"
 METRIC_LABELS = {
@@ -98,6 +97,8 @@ def paired_lines(result: EvaluationResult, block: Block) -> list[str]:
     out = []
     if block.n == 0:
         return out
+    if block.note:  # small sample: the figures stay, the inference goes, and the reader is told why
+        out.append(f"no intervals or p-values: {block.note}")
     for p in block.paired:
         parts = []
         for metric in AVERAGES:
@@ -106,10 +107,11 @@ def paired_lines(result: EvaluationResult, block: Block) -> list[str]:
                 continue
             d = DECIMALS[metric]
             iv = format_interval(metric, m.interval)
-            parts.append(
-                f"{METRIC_LABELS[metric]} {m.mean_difference:+.{d}f} {iv} (Wilcoxon p = {m.wilcoxon_p:.3g})"
-            )
+            test = f" (Wilcoxon p = {m.wilcoxon_p:.3g})" if m.wilcoxon_p is not None else ""
+            parts.append(f"{METRIC_LABELS[metric]} {m.mean_difference:+.{d}f} {iv}".rstrip() + test)
         detail = "; ".join(parts) if parts else "no item answered by both"
+        if p.note and not block.note and parts:
+            detail += f" (no interval or p-value: {p.note})"
         out.append(f"{p.a} − {p.b} over {p.n} item{'s' if p.n != 1 else ''} both answered: {detail}")
     return out
 
@@ -132,13 +134,17 @@ def _method_note(result: EvaluationResult) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|")
+    # No raw HTML, no line break and no unescaped pipe can come out of a cell.
+    return one_line(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "\\<")
 
 
 def to_markdown(result: EvaluationResult) -> str:
-    lines = [f"# {_title(result)}", "", _method_note(result), "", f"> {SENTIMENT_NOTE}", ""]
+    # Dataset and system names are the user's: escaped, so a name is never markup.
+    title = (f"Evaluation of {', '.join(markdown_inline(s) for s in result.systems)} "
+             f"on dataset {markdown_inline(result.dataset)}")
+    lines = [f"# {title}", "", _method_note(result), "", f"> {SENTIMENT_NOTE}", ""]
     for name, block in blocks(result):
-        lines += [f"## {name} (n = {block.n})", ""]
+        lines += [f"## {markdown_inline(name)} (n = {block.n})", ""]
         head = headers(result)
         lines.append("| " + " | ".join(_md_cell(h) for h in head) + " |")
         lines.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
@@ -147,7 +153,7 @@ def to_markdown(result: EvaluationResult) -> str:
         pairs = paired_lines(result, block)
         if pairs:
             lines.append("")
-            lines += [f"- {p}" for p in pairs]
+            lines += [f"- {_md_cell(p)}" for p in pairs]
         lines.append("")
     return "\n".join(lines)
 
@@ -331,35 +337,25 @@ def to_json_text(result: EvaluationResult) -> str:
 
 
 def write_report(result: EvaluationResult, folder: Path) -> list[Path]:
-    """Write JSON, Markdown, CSV and HTML into ``folder``; returns the paths."""
+    """Publish JSON, Markdown, CSV and HTML as one folder, all-or-nothing; returns the paths.
+
+    The folder is replaced whole (``core.files.FolderPublisher``): a crash
+    leaves the previous report or the new one, never a mix of two runs.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     contents = {
         "evaluation.json": to_json_text(result),
         "evaluation.md": to_markdown(result),
         "evaluation.csv": to_csv(result),
         "evaluation.html": to_html(result),
     }
-    paths = []
-    for name, text in contents.items():
-        path = folder / name
-        write_atomic(path, text)
-        paths.append(path)
-    return paths
+    with FolderPublisher(folder, owned=REPORT_FILES) as out:
+        for name, text in contents.items():
+            out.write(name, text)
+        out.commit({"kind": "evaluation-report"})
+    return [folder / name for name in contents]
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so a crash never leaves half a report."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
+    """One report file, owner-only, through a temporary file and a rename (``core.files``)."""
+    write_file_atomic(Path(path), text)

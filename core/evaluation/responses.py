@@ -18,12 +18,14 @@ source really gave nothing), counted as missing, and listed in the report.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_field
 from pathlib import Path
 from typing import Any
 
+from core.bounded_read import read_bounded
 from core.changes import OpChanges, OpChangesWith
 from core.errors import ValidationError
 from core.evaluation.features import as_row, compute
@@ -33,6 +35,7 @@ from core.ids import SystemId
 from core.progress import TaskState, null_state
 from core.store import Store
 from core.store import responses as response_store
+from core.text_safety import one_line, storable, without_surrogates
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_LISTED = 20
@@ -45,7 +48,8 @@ class ResponsesRejected(ValidationError):
         self.path = str(path)
         self.problems = problems
         more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
-        super().__init__(f"{problems[0]}{more}; nothing was imported")
+        # One line whatever the file holds: the first problem names its line, the rest are counted.
+        super().__init__(f"{one_line(problems[0])[:300]}{more}; nothing was imported")
 
 
 @dataclass(slots=True)
@@ -101,6 +105,21 @@ class SavedReplies:
     by_dataset: dict[str, int]
 
 
+class _NotJsonNumber(ValueError):
+    """Python's json accepts NaN and Infinity; JSON does not, and "nan" is not a reply."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJsonNumber(f"{name} is not a JSON value")
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):  # 1e999
+        raise _NotJsonNumber(f"{literal[:20]} is out of range")
+    return value
+
+
 def _parse(path: Path, data: bytes, problems: list[str]) -> list[NewReply]:
     out: list[NewReply] = []
     if data.startswith(b"\xef\xbb\xbf"):
@@ -115,9 +134,16 @@ def _parse(path: Path, data: bytes, problems: list[str]) -> list[NewReply]:
         if not line:
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, parse_constant=_refuse_constant, parse_float=_finite)
         except json.JSONDecodeError as exc:
             problems.append(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        except RecursionError:
+            problems.append(f"{where}: not valid JSON (nested too deeply)")
+            continue
+        except ValueError as exc:  # NaN/Infinity, or an integer past CPython's digit limit
+            what = str(exc) if isinstance(exc, _NotJsonNumber) else "a number with too many digits"
+            problems.append(f"{where}: not valid JSON ({what})")
             continue
         if not isinstance(obj, dict):
             problems.append(f"{where}: expected a JSON object with \"example_id\" and \"response\"")
@@ -141,7 +167,10 @@ def _parse(path: Path, data: bytes, problems: list[str]) -> list[NewReply]:
         if not isinstance(reason, str):
             problems.append(f"{where}: \"reason\" must be a string")
             continue
-        out.append(NewReply(eid.strip(), text, blocked, reason, {"file": path.name, "line": number}, where))
+        # JSON escapes can spell lone surrogates and NULs, which the store cannot hold. The id
+        # is a key, not text: a NUL in it stays (no id has one, so it is reported unknown).
+        out.append(NewReply(without_surrogates(eid.strip()), storable(text), blocked, storable(reason),
+                            {"file": path.name, "line": number}, where))
     return out
 
 
@@ -160,13 +189,8 @@ def import_responses(
     if kind not in {k.value for k in SystemKind} or kind == SystemKind.THERAPIST:
         raise ValidationError(f"system kind {kind!r} is not one of imported, base_model, tuned_model")
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ValidationError(f"{path}: the file is over {MAX_FILE_BYTES // (1024 * 1024)} MB")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ValidationError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    # Regular files only, never past the limit (a FIFO or /dev/zero is one line, not a hang).
+    data = read_bounded(path, MAX_FILE_BYTES)
     state.update(0, 0, "Checking replies")
     problems: list[str] = []
     lines = _parse(path, data, problems)
@@ -285,6 +309,8 @@ def _save(
     usable = [r.text for r in replies if r.state == ReplyState.OK]
     scored = compute(usable, state=state, label="Scoring replies")
     state.check_cancelled()
+    if replace and already & first.keys():
+        store.backup("before-replace")  # replies about to be overwritten stay recoverable
     with store.transaction():
         if existing is None:
             system_id = response_store.insert_system(store, system, kind, system_provenance)

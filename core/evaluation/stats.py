@@ -1,4 +1,4 @@
-"""Uncertainty for the evaluation tables, in pure Python (no NumPy in the app).
+"""Uncertainty for the evaluation tables.
 
 Intervals: a seeded percentile bootstrap (``RESAMPLES`` resamples, 95 %).
 Test items are resampled *within each symptom category*; the overall figure
@@ -23,13 +23,12 @@ corrections. Two-sided.
 from __future__ import annotations
 
 import math
-import random
-import sys
-from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import islice
-from operator import itemgetter
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy loads when a bootstrap runs, not with every evaluation import
+    import numpy as np
 
 RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -73,80 +72,52 @@ def percentile_interval(estimates: Sequence[float], confidence: float = CONFIDEN
     return (quantile(ordered, tail), quantile(ordered, 1 - tail))
 
 
-_SPAN = 1 << 16
+# Rows of resample counts drawn per chunk: bounds the bootstrap's memory
+# (~32 MB of int64) whatever the number of items. Part of the seeded
+# contract: the chunking decides which draws feed which resample.
+CHUNK_ELEMENTS = 1 << 22
 
 
-def _draw(rng: random.Random, n: int) -> tuple[list[int], int]:
-    """n draws uniform on range(limit), where limit is a multiple of n.
+def resample_counts(rng: np.random.Generator, n: int, resamples: int) -> Iterator[np.ndarray]:
+    """Chunks of a (resamples, n) matrix: how often each of n items is drawn in each resample.
 
-    ``j % n`` of each draw is then a uniform index into n items. Bulk bits
-    from ``getrandbits`` filtered in C (rejecting draws at or above the
-    largest multiple of n below 2**16) cost a fraction of ``rng.choices``,
-    which calls ``random()`` and ``floor`` once per draw.
+    Each resample draws n item indices uniformly with replacement (a
+    multinomial draw with equal probabilities), counted per item.
     """
-    if n > _SPAN:
-        return rng.choices(range(n), k=n), n
-    limit = n * (_SPAN // n)
-    out: list[int] = []
-    while len(out) < n:
-        want = n - len(out)
-        count = want * _SPAN // limit + 32  # expected draws needed, plus slack
-        words = array("H", rng.getrandbits(16 * count).to_bytes(2 * count, "little"))
-        if sys.byteorder == "big":
-            words.byteswap()  # the same seed gives the same draws on every machine
-        out.extend(islice(filter(limit.__gt__, words), want))
-    return out, limit
+    import numpy as np
+
+    rows = max(1, CHUNK_ELEMENTS // max(n, 1))
+    for start in range(0, resamples, rows):
+        k = min(rows, resamples - start)
+        idx = rng.integers(0, n, size=(k, n))
+        idx += np.arange(k, dtype=idx.dtype)[:, None] * n
+        yield np.bincount(idx.ravel(), minlength=k * n).reshape(k, n)
 
 
-def draw_indices(rng: random.Random, n: int) -> list[int]:
-    """n indices drawn uniformly with replacement from range(n), as the bootstrap draws them."""
-    draws, _ = _draw(rng, n)
-    return [j % n for j in draws]
+def _fields(cols: Mapping[str, RatioColumn]) -> tuple[int, np.ndarray, dict[str, tuple[int, int, int]]]:
+    """One stratum's columns as an (n, fields) matrix, shared weight columns stored once."""
+    import numpy as np
 
-
-class _Packed:
-    """One stratum's columns packed side by side into one big integer per item.
-
-    Each field gets ``width`` bits, wide enough that no resample's total can
-    carry into the next field, so one C-level ``sum`` over the resampled
-    items yields every column's total at once; that is what keeps 10,000
-    items x 3 systems x 1000 resamples within a couple of seconds without
-    NumPy. Negative values (paired differences) are shifted by a bias that
-    is taken off again, times the stratum size, when unpacking.
-    """
-
-    def __init__(self, cols: Mapping[str, RatioColumn]) -> None:
-        self.n = len(next(iter(cols.values())).weights) if cols else 0
-        fields: list[Sequence[int]] = []
-        weight_field: dict[tuple[int, ...], int] = {}
-        self.slots: dict[str, tuple[int, int, int]] = {}  # key -> (value field, weight field, scale)
-        for key, col in cols.items():
-            if len(col.values) != self.n or len(col.weights) != self.n:
-                raise ValueError(f"column {key!r} does not have {self.n} items")
-            if not all(isinstance(v, int) for v in col.values):
-                raise TypeError(f"column {key!r}: values must be integers (scale fractional measures)")
-            wkey = tuple(col.weights)
-            if wkey not in weight_field:
-                weight_field[wkey] = len(fields)
-                fields.append(col.weights)
-            self.slots[key] = (len(fields), weight_field[wkey], col.scale)
-            fields.append(col.values)
-        self.bias = [max(0, -min(f, default=0)) for f in fields]
-        top = max((max(f, default=0) + b for f, b in zip(fields, self.bias, strict=True)), default=0)
-        self.width = max(1, (max(self.n, 1) * top).bit_length() + 1)
-        self.mask = (1 << self.width) - 1
-        self.fields = len(fields)
-        shifts = [self.width * j for j in range(len(fields))]
-        self.items = [
-            sum((int(f[i]) + b) << sh for f, b, sh in zip(fields, self.bias, shifts, strict=True))
-            for i in range(self.n)
-        ]
-        self.tables: dict[int, list[int]] = {}
-
-    def totals(self, packed_sum: int) -> list[int]:
-        return [
-            ((packed_sum >> (self.width * j)) & self.mask) - self.bias[j] * self.n for j in range(self.fields)
-        ]
+    n = len(next(iter(cols.values())).weights) if cols else 0
+    fields: list[Sequence[int]] = []
+    weight_field: dict[tuple[int, ...], int] = {}
+    slots: dict[str, tuple[int, int, int]] = {}  # key -> (value field, weight field, scale)
+    for key, col in cols.items():
+        if len(col.values) != n or len(col.weights) != n:
+            raise ValueError(f"column {key!r} does not have {n} items")
+        if not all(isinstance(v, int) for v in col.values):
+            raise TypeError(f"column {key!r}: values must be integers (scale fractional measures)")
+        wkey = tuple(col.weights)
+        if wkey not in weight_field:
+            weight_field[wkey] = len(fields)
+            fields.append(col.weights)
+        slots[key] = (len(fields), weight_field[wkey], col.scale)
+        fields.append(col.values)
+    matrix = np.array(fields, dtype=np.float64).T.reshape(n, len(fields))
+    # Totals are sums of integers; float64 (BLAS) sums them exactly below 2**53.
+    if n and float(np.abs(matrix).sum(axis=0).max(initial=0)) * n >= 2**53:
+        raise ValueError("column totals too large for an exact bootstrap")
+    return n, matrix, slots
 
 
 def stratified_bootstrap(
@@ -160,37 +131,43 @@ def stratified_bootstrap(
     """Intervals for every ratio column, per stratum and pooled over strata.
 
     ``strata`` maps a stratum (category) to named columns of equal length.
-    Strata are drawn in the mapping's order, so the caller fixes that order.
+    Strata are drawn in the mapping's order (each stratum's resamples in
+    turn, ``resample_counts`` from one ``numpy.random.default_rng(seed)``),
+    so the caller fixes that order. Each resample's totals are one matrix
+    product: counts (resamples x items) times columns (items x fields).
     """
-    rng = random.Random(seed)
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
     names = sorted({k for cols in strata.values() for k in cols})
     scales = {k: col.scale for cols in strata.values() for k, col in cols.items()}
-    packed = {s: _Packed(cols) for s, cols in strata.items()}
+    prepared = {s: _fields(cols) for s, cols in strata.items()}
+    pooled_v = {k: np.zeros(resamples, dtype=np.int64) for k in names}
+    pooled_w = {k: np.zeros(resamples, dtype=np.int64) for k in names}
     per_stratum: dict[str, dict[str, list[float]]] = {s: {k: [] for k in cols} for s, cols in strata.items()}
-    pooled: dict[str, list[float]] = {k: [] for k in names}
-    for b in range(resamples):
-        if on_resample is not None and b % 25 == 0:
-            on_resample(b)
-        totals = {k: [0, 0] for k in names}
-        for stratum, pack in packed.items():
-            n = pack.n
-            if n == 0:
-                continue
-            draws, limit = _draw(rng, n)
-            # Each item repeated limit // n times: entry j is item j % n.
-            table = pack.tables.get(limit) or pack.tables.setdefault(limit, pack.items * (limit // n))
-            picked = itemgetter(*draws)(table) if n > 1 else table[draws[0]:draws[0] + 1]
-            fields = pack.totals(sum(picked))
-            for key, (vf, wf, scale) in pack.slots.items():
-                v, w = fields[vf], fields[wf]
-                if w:
-                    per_stratum[stratum][key].append(v / w / scale)
-                t = totals[key]
-                t[0] += v
-                t[1] += w
-        for key, (v, w) in totals.items():
-            if w:
-                pooled[key].append(v / w / scales[key])
+    work = sum(n for n, _, _ in prepared.values()) or 1  # item-draws per resample
+    done = 0
+    for stratum, (n, matrix, slots) in prepared.items():
+        if n == 0:
+            continue
+        chunks = []
+        for counts in resample_counts(rng, n, resamples):
+            chunks.append(np.rint(counts.astype(np.float64) @ matrix).astype(np.int64))
+            done += n * len(counts)
+            if on_resample is not None:  # progress (and cancelling) in resamples of the whole
+                on_resample(done // work)
+        totals = np.concatenate(chunks)
+        for key, (vf, wf, scale) in slots.items():
+            v, w = totals[:, vf], totals[:, wf]
+            kept = w != 0
+            # v / w / scale in float64, as Python computes each one.
+            per_stratum[stratum][key] = (v[kept].astype(np.float64) / w[kept] / scale).tolist()
+            pooled_v[key] += v
+            pooled_w[key] += w
+    pooled: dict[str, list[float]] = {}
+    for key in names:
+        kept = pooled_w[key] != 0
+        pooled[key] = (pooled_v[key][kept].astype(np.float64) / pooled_w[key][kept] / scales[key]).tolist()
     intervals = {
         s: {k: percentile_interval(est, confidence) for k, est in cols.items()}
         for s, cols in per_stratum.items()

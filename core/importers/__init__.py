@@ -11,7 +11,9 @@ from pathlib import Path
 
 from core.errors import ImportFailed
 from core.importers.base import DEFAULT_SPEAKER_MAP, MAX_FILE_BYTES, Importer, ImportOptions
+from core.importers.decoding import collect_notes
 from core.models import ParsedTranscript
+from core.text_safety import one_line
 
 __all__ = [
     "DEFAULT_SPEAKER_MAP",
@@ -29,10 +31,11 @@ FORMATS: dict[str, Importer] = {}
 
 def _register_builtin() -> None:
     # Sniffing order: the zip container first, then the shapes with a telling first
-    # line, then plain text, which accepts anything and explains what it cannot read.
-    from core.importers import annomi, chat, docx, text
+    # line, then other CSVs (read through a column mapping), then plain text, which
+    # accepts anything and explains what it cannot read.
+    from core.importers import annomi, chat, csv_mapped, docx, text
 
-    for module in (docx, annomi, chat, text):
+    for module in (docx, annomi, chat, csv_mapped, text):
         FORMATS[module.IMPORTER.name] = module.IMPORTER
 
 
@@ -60,11 +63,20 @@ def parse_bytes(
     elif format not in FORMATS:
         raise ImportFailed(path, f"unknown format {format!r} (known: {', '.join(FORMATS)})")
     try:
-        transcripts = FORMATS[format].parse(path, data, options)
+        with collect_notes() as notes:
+            transcripts = FORMATS[format].parse(path, data, options)
     except ImportFailed:
         raise
+    except RecursionError:
+        raise ImportFailed(path, f"could not be read as {format}: nested too deeply") from None
     except Exception as exc:  # an importer bug must still be one line about this file
-        raise ImportFailed(path, f"could not be read as {format}: {type(exc).__name__}: {exc}") from exc
+        detail = one_line(f"{type(exc).__name__}: {exc}")[:200]
+        raise ImportFailed(path, f"could not be read as {format}: {detail}") from exc
     if not transcripts or not any(t.turns for t in transcripts):
         raise ImportFailed(path, "no speaker turns found")
-    return [t for t in transcripts if t.turns]
+    kept = [t for t in transcripts if t.turns]
+    if notes:
+        # Stored with the transcript (provenance) and shown in the import's line for the file.
+        for t in kept:
+            t.metadata["decoding"] = "; ".join(notes)
+    return kept

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from core.models import Category, ParsedTranscript, Role
+
+if TYPE_CHECKING:
+    from core.importers.csv_mapped import CsvMapping
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
@@ -33,6 +36,8 @@ class ImportOptions:
     speaker_map: dict[str, Role] = field(default_factory=lambda: dict(DEFAULT_SPEAKER_MAP))
     # Overrides whatever category the file's header says.
     category: Category | None = None
+    # How to read a CSV that is not AnnoMI (--csv-map); without one such a CSV is refused.
+    csv_map: CsvMapping | None = None
 
 
 class Importer(Protocol):

@@ -17,7 +17,7 @@ and ``client_id`` fields are used when present.
 from __future__ import annotations
 
 import json
-import re
+import math
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from core.importers.decoding import decode_text, peek_text
 from core.importers.text import category_from_text
 from core.importers.turns import SpeakerRoles, assemble_turns
 from core.models import Category, ParsedTranscript, Role
+from core.text_safety import storable
 
 _CHAT_ROLES = {
     "assistant": Role.THERAPIST,
@@ -38,11 +39,40 @@ _CHAT_ROLES = {
     "human": Role.CLIENT,
 }
 _NOT_TURNS = {"system", "developer", "tool", "function", "function_call", "observation", "ipython"}
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Bad(Exception):
     """A structural problem inside one conversation; the caller adds where it is."""
+
+
+class _NotJsonNumber(ValueError):
+    """Python's json accepts NaN and Infinity; JSON does not, and "nan" is no one's words."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJsonNumber(f"{name} is not valid JSON")
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):  # 1e999: JSON has no infinity either
+        raise _NotJsonNumber(f"{literal[:20]} is out of range")
+    return value
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
+
+
+def _json_problem(exc: BaseException) -> str:
+    """One line for what json.loads raised beyond a syntax error."""
+    if isinstance(exc, RecursionError):
+        return "invalid JSON (nested too deeply)"
+    if isinstance(exc, _NotJsonNumber):
+        return f"invalid JSON ({exc})"
+    if "digits" in str(exc):  # int('9' * 5000): CPython's limit on integer digits
+        return "invalid JSON (a number with too many digits)"
+    return f"invalid JSON ({type(exc).__name__}: {exc})"[:200]
 
 
 def _text(value: Any) -> str:
@@ -62,8 +92,8 @@ def _text(value: Any) -> str:
         text = str(value)
     else:
         raise _Bad(f"content must be text, found {type(value).__name__}")
-    # JSON escapes can spell lone surrogates, which SQLite cannot store.
-    return _SURROGATE.sub("\ufffd", text) if not text.isascii() else text
+    # JSON escapes can spell lone surrogates (SQLite cannot store them) and NULs.
+    return storable(text)
 
 
 def _is_message(item: Any) -> bool:
@@ -101,7 +131,7 @@ class ChatImporter:
         roles = SpeakerRoles(options.speaker_map)
         found: list[tuple[str, Any]] = []  # (where, conversation)
         try:
-            doc = json.loads(text)
+            doc = _loads(text)
         except json.JSONDecodeError as exc:
             if exc.msg != "Extra data" and path.suffix.lower() not in (".jsonl", ".ndjson"):
                 raise ImportFailed(
@@ -109,7 +139,7 @@ class ChatImporter:
                 ) from None
             found = self._jsonl(path, text)
         except (ValueError, RecursionError) as exc:
-            raise ImportFailed(path, f"invalid JSON ({type(exc).__name__}: {exc})"[:300]) from None
+            raise ImportFailed(path, _json_problem(exc)) from None
         else:
             try:
                 convs = _conversations(doc)
@@ -133,13 +163,13 @@ class ChatImporter:
             if not line.strip():
                 continue
             try:
-                doc = json.loads(line)
+                doc = _loads(line)
             except json.JSONDecodeError as exc:
                 raise ImportFailed(
                     path, f"line {lineno}, column {exc.colno}: invalid JSON ({exc.msg})"
                 ) from None
             except (ValueError, RecursionError) as exc:
-                raise ImportFailed(path, f"line {lineno}: invalid JSON ({type(exc).__name__})") from None
+                raise ImportFailed(path, f"line {lineno}: {_json_problem(exc)}") from None
             try:
                 convs = _conversations(doc)
             except _Bad as exc:

@@ -1,15 +1,26 @@
 """Bytes → text for the text-based formats: encodings, and refusing binary files.
 
 Tried in order: a BOM (UTF-8, UTF-16, UTF-32), UTF-16 without a BOM (sniffed
-from the zero bytes of mostly-ASCII text), strict UTF-8, then Windows-1252,
-the usual encoding of transcripts saved by Word on Windows. Anything else is
-one ``ImportFailed`` line: binary, or undecodable.
+from the zero bytes of mostly-ASCII text), then UTF-8. A UTF-8 file with a few
+stray bytes stays UTF-8: each bad byte becomes U+FFFD and the import reports
+how many and on which lines (re-decoding the whole file as Windows-1252 would
+corrupt every accented character in it). Only a file with more undecodable
+sequences than valid multi-byte ones, i.e. not UTF-8 at all, is read as
+Windows-1252, the usual encoding of transcripts saved by Word on Windows, and
+the import says so. Anything else is one ``ImportFailed`` line: binary, or
+undecodable.
+
+What was repaired is told through ``collect_notes``: the importers' signatures
+stay text-in, transcripts-out, and ``parse_bytes`` attaches the notes.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
+import contextvars
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from core.errors import ImportFailed
@@ -77,8 +88,11 @@ def peek_text(head: bytes) -> str:
     return head[skip:].decode("utf-8", errors="replace")
 
 
-def decode_text(path: Path, data: bytes) -> str:
-    """The file's text with newlines normalised to ``\\n``; ImportFailed if it is not text."""
+def decode_text(path: Path, data: bytes, *, form_feeds: bool = False) -> str:
+    """The file's text with newlines normalised to ``\\n``; ImportFailed if it is not text.
+
+    ``form_feeds=True`` keeps form feeds (page breaks) for the caller to read
+    (``importers/furniture.py``); otherwise each becomes a line break."""
     for magic, reason in _MAGIC:
         if data.startswith(magic):
             raise ImportFailed(path, reason)
@@ -93,14 +107,7 @@ def decode_text(path: Path, data: bytes) -> str:
         try:
             text = data[skip:].decode("utf-8")
         except UnicodeDecodeError:
-            try:
-                text = data[skip:].decode("cp1252")
-            except UnicodeDecodeError as exc:
-                raise ImportFailed(
-                    path,
-                    f"cannot be decoded (byte 0x{data[exc.start]:02x} at offset {exc.start} is not "
-                    "valid UTF-8, UTF-16 or Windows-1252 text)",
-                ) from None
+            text = _utf8_with_repairs(path, data[skip:])
     else:
         try:
             text = data.decode(encoding)
@@ -119,7 +126,72 @@ def decode_text(path: Path, data: bytes) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\f" in text or "\v" in text:
         # A form feed is a page break: a line break as far as turns are concerned.
-        text = text.replace("\f", "\n").replace("\v", "\n")
+        text = text.replace("\v", "\n") if form_feeds else text.replace("\f", "\n").replace("\v", "\n")
+    if "\x00" in text:
+        # Past the binary sniff (the first 64 KB): a NUL is never text, and truncates it downstream.
+        _note(f"{text.count(chr(0))} NUL bytes removed")
+        text = text.replace("\x00", "")
     if not text.strip():
         raise ImportFailed(path, "the file is empty")
     return text
+
+
+# What decoding repaired ########################################################
+
+_NOTES: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("decoding_notes", default=None)
+MAX_LINES_NAMED = 10
+
+
+def _note(note: str) -> None:
+    notes = _NOTES.get()
+    if notes is not None and note not in notes:
+        notes.append(note)
+
+
+@contextlib.contextmanager
+def collect_notes() -> Iterator[list[str]]:
+    """Inside the block, what ``decode_text`` repaired is appended to the yielded list."""
+    notes: list[str] = []
+    token = _NOTES.set(notes)
+    try:
+        yield notes
+    finally:
+        _NOTES.reset(token)
+
+
+_ESCAPED = re.compile("[\udc80-\udcff]+")
+
+
+def _utf8_with_repairs(path: Path, data: bytes) -> str:
+    """Text of UTF-8 ``data`` that has undecodable bytes, or of a file that is not UTF-8 at all."""
+    # surrogateescape keeps every undecodable byte as one U+DC80..U+DCFF, so they can be
+    # counted and located before being replaced.
+    text = data.decode("utf-8", errors="surrogateescape")
+    bad_runs = list(_ESCAPED.finditer(text))
+    bad_bytes = sum(m.end() - m.start() for m in bad_runs)
+    valid_multibyte = len(text) - len(text.encode("ascii", "ignore")) - bad_bytes
+    if bad_runs and valid_multibyte < len(bad_runs):
+        # More broken sequences than good ones: not UTF-8 with a stray byte, another encoding.
+        try:
+            legacy = data.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise ImportFailed(
+                path,
+                f"cannot be decoded (byte 0x{data[exc.start]:02x} at offset {exc.start} is not "
+                "valid UTF-8, UTF-16 or Windows-1252 text)",
+            ) from None
+        _note("not UTF-8: decoded as Windows-1252")
+        return legacy
+    lines: list[int] = []
+    line, pos = 1, 0
+    for m in bad_runs:
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    named = ", ".join(str(n) for n in lines[:MAX_LINES_NAMED]) + (", …" if len(lines) > MAX_LINES_NAMED else "")
+    _note(
+        f"{bad_bytes} undecodable byte{'s' if bad_bytes != 1 else ''} shown as \ufffd "
+        f"(line{'s' if len(lines) != 1 else ''} {named})"
+    )
+    return _ESCAPED.sub(lambda m: "\ufffd" * (m.end() - m.start()), text)

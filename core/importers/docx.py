@@ -17,6 +17,7 @@ from core.errors import ImportFailed
 from core.importers.base import ImportOptions
 from core.importers.text import parse_document
 from core.models import ParsedTranscript
+from core.text_safety import one_line, storable
 
 _TS_CELL = re.compile(r"[\[(]?\d{1,2}(?::\d{2}){1,2}(?:[.,]\d{1,3})?[\])]?")
 _LABEL_CELL = re.compile(r"[A-Za-z][A-Za-z0-9.'\u2019&/ -]{0,39}")
@@ -38,8 +39,64 @@ def _row_line(cells: list[str]) -> str:
     return " ".join(distinct)
 
 
+# A real transcript's document.xml is a few MB; the zip-bomb .docx that took 5.7 GB
+# declared small members and inflated far past them.
+MAX_MEMBER_BYTES = 64 * 1024 * 1024
+MAX_TOTAL_BYTES = 128 * 1024 * 1024
+MAX_MEMBERS = 2000
+_CHUNK = 1 << 20
+
+
+def check_archive(path: Path, data: bytes) -> None:
+    """ImportFailed unless every member of the zip inflates within the bounds.
+
+    The members are inflated here, counting bytes as they come, because a zip's
+    declared sizes are written by whoever made the file; python-docx then reads
+    only members known to be small.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_MEMBERS:
+                raise ImportFailed(path, f"not a .docx file ({len(members)} archive members)")
+            total = 0
+            for info in members:
+                if info.is_dir():
+                    continue
+                declared = info.file_size
+                if declared > MAX_MEMBER_BYTES or total + declared > MAX_TOTAL_BYTES:
+                    raise ImportFailed(path, _bomb(info.filename))
+                size = 0
+                with archive.open(info) as member:
+                    while chunk := member.read(_CHUNK):
+                        size += len(chunk)
+                        total += len(chunk)
+                        if size > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES:
+                            raise ImportFailed(path, _bomb(info.filename))
+    except ImportFailed:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError) as exc:
+        detail = one_line(str(exc))[:120] or type(exc).__name__
+        raise ImportFailed(path, f"not a readable .docx file (damaged zip archive: {detail})") from None
+    except (NotImplementedError, RuntimeError) as exc:  # unsupported compression, encryption
+        detail = one_line(str(exc))[:120] or type(exc).__name__
+        raise ImportFailed(path, f"not a readable .docx file ({detail})") from None
+    except Exception as exc:  # zlib.error and friends from a damaged member
+        detail = one_line(f"{type(exc).__name__}: {exc}")[:120]
+        raise ImportFailed(path, f"not a readable .docx file ({detail})") from None
+
+
+def _bomb(member: str) -> str:
+    return (
+        f"refused: archive member {one_line(member)[:80]!r} inflates past "
+        f"{MAX_MEMBER_BYTES // (1024 * 1024)} MB (or all members past "
+        f"{MAX_TOTAL_BYTES // (1024 * 1024)} MB); a zip bomb, not a transcript"
+    )
+
+
 def docx_text(path: Path, data: bytes) -> tuple[str, str | None]:
     """(the document's body text, its core-properties title)."""
+    check_archive(path, data)
     try:
         from docx import Document
         from docx.table import Table
@@ -57,9 +114,10 @@ def docx_text(path: Path, data: bytes) -> tuple[str, str | None]:
     except zipfile.BadZipFile:
         raise ImportFailed(path, "not a readable .docx file (damaged zip archive)") from None
     except Exception as exc:  # python-docx/lxml raise many kinds for damaged files
-        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        detail = one_line(str(exc).splitlines()[0])[:120] if str(exc).strip() else type(exc).__name__
         raise ImportFailed(path, f"not a readable .docx file ({detail})") from None
-    return "\n".join(lines).replace("\r", "\n"), title
+    title = storable(title) if title else None
+    return storable("\n".join(lines).replace("\r", "\n")), title
 
 
 class DocxImporter:

@@ -16,17 +16,23 @@ several BEGIN/END blocks make several sessions). A speaker line starts with an
 upper-case label and a colon; a mixed-case label (``Therapist:``) counts only
 when the label map knows it. Everything up to the next speaker line belongs to
 the turn, however it wraps. ``parse_document`` is shared with the .docx importer.
+
+Page furniture of PDF exports (running heads, ``Page 12 of 40``, print stamps,
+form feeds) is taken out of the whole document first (``importers/furniture.py``),
+so a sentence broken by a page joins up; each turn's raw text keeps it as imported
+and each session counts the lines removed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
-from core.cleaning import strip_page_markers, strip_running_heads
 from core.errors import ImportFailed
 from core.importers.base import ImportOptions
 from core.importers.decoding import decode_text
+from core.importers.furniture import declared_title, strip_furniture
 from core.importers.turns import SpeakerRoles, assemble_turns
 from core.models import Category, ParsedTranscript, Role
 
@@ -151,10 +157,11 @@ def _parse_header_block(text: str, header: _Header) -> str | None:
 
 def _split_body(
     body: str, roles: SpeakerRoles, header: _Header | None
-) -> tuple[list[tuple[Role, str, str]], str]:
-    """Speaker turns of ``body``. With ``header`` (no BEGIN/END markers), header lines before
-    the first turn are read into it and the text before the first turn is returned."""
-    utterances: list[tuple[Role, str, str]] = []
+) -> tuple[list[tuple[Role, str, int, int]], int]:
+    """Speaker turns of ``body`` as (role, label, start, end) spans. With ``header`` (no
+    BEGIN/END markers), header lines before the first turn are read into it; returns the
+    turns and where the text before the first turn ends."""
+    utterances: list[tuple[Role, str, int, int]] = []
     decided: dict[str, bool] = {}
     current: tuple[Role, str] | None = None
     start = 0
@@ -179,14 +186,30 @@ def _split_body(
         if current is None:
             preamble_end = m.start()
         else:
-            utterances.append((current[0], current[1], body[start : m.start()]))
+            utterances.append((current[0], current[1], start, m.start()))
         current = (roles.role(label), label)
         start = m.end()
     if current is not None:
-        utterances.append((current[0], current[1], body[start:]))
+        utterances.append((current[0], current[1], start, len(body)))
     else:
         preamble_end = len(body)
-    return utterances, body[:preamble_end]
+    return utterances, preamble_end
+
+
+def _protector(roles: SpeakerRoles) -> Callable[[str], bool]:
+    """Lines that are never page furniture, however often they repeat: BEGIN/END markers,
+    header lines and lines of a known speaker ("THERAPIST: Okay." on every page is speech)."""
+
+    def protect(line: str) -> bool:
+        if _BEGIN.match(line) or _END.match(line):
+            return True
+        m = _SPEAKER_LINE.match(line)
+        if m is None:
+            return False
+        label = m.group("label").strip()
+        return roles.known(label) is not None or " ".join(label.split()).casefold() in HEADER_KEYS
+
+    return protect
 
 
 def parse_document(
@@ -197,9 +220,14 @@ def parse_document(
     options: ImportOptions,
     fallback_title: str | None = None,
 ) -> list[ParsedTranscript]:
-    """Sessions of a speaker-labelled document (already decoded, ``\\n`` newlines)."""
+    """Sessions of a speaker-labelled document (already decoded, ``\\n`` newlines; form
+    feeds, if kept, mark page breaks)."""
     roles = SpeakerRoles(options.speaker_map)
-    blocks: list[tuple[_Header, str, str | None]] = []  # (header, body, title line)
+    # Page furniture goes before anything else: a running head can look like a speaker
+    # line, and a turn broken by a page must join up. Turns keep the text as imported.
+    doc = strip_furniture(text, title=declared_title(text), protect=_protector(roles))
+    text = doc.text
+    blocks: list[tuple[_Header, int, int, str | None, int]] = []  # header, body span, title, start
     begins = list(_BEGIN.finditer(text))
     if begins:
         file_header = _Header()
@@ -218,28 +246,36 @@ def parse_document(
                 header.category = header.category or file_header.category
                 header.metadata = {**file_header.metadata, **header.metadata}
             body_end = end.start() if end else stop
-            blocks.append((header, text[begin.end() : body_end], title_line))
+            blocks.append((header, begin.end(), body_end, title_line, previous_end))
             previous_end = end.end() if end else stop
     else:
-        blocks.append((_Header(), text, None))
+        blocks.append((_Header(), 0, len(text), None, 0))
 
     out: list[ParsedTranscript] = []
-    for n, (header, body, title_line) in enumerate(blocks, start=1):
-        # Page furniture goes before turns are split, so a turn broken by a page joins up.
-        # Running heads first: they are recognised by repeating next to page numbers.
+    for n, (header, body_start, body_end, title_line, block_start) in enumerate(blocks, start=1):
+        body = text[body_start:body_end]
         if begins:
-            body = strip_page_markers(strip_running_heads(body, header.title))
-            utterances, _ = _split_body(body, roles, None)
+            spans, _ = _split_body(body, roles, None)
         else:
-            utterances, preamble = _split_body(body, roles, header)
-            title_line = _parse_header_block(preamble, header)
-            rest = body[len(preamble) :]
-            cleaned = strip_page_markers(strip_running_heads(rest, header.title or title_line))
-            if cleaned is not rest:
-                # (the header lines are in the preamble, never turns)
-                utterances, _ = _split_body(cleaned, roles, None)
-        turns = assemble_turns(utterances)
-        title = header.title or title_line or fallback_title or path.stem
+            spans, preamble_end = _split_body(body, roles, header)
+            title_line = _parse_header_block(body[:preamble_end], header)
+        if doc.removed:
+            at = doc.original_offset
+            original = doc.original
+            utterances = [
+                (role, label, original[at(body_start + a) : at(body_start + b)])
+                for role, label, a, b in spans
+            ]
+            turns = assemble_turns(utterances, spoken=[body[a:b] for _, _, a, b in spans])
+            block_end = blocks[n][4] if n < len(blocks) else len(text)
+            # (from the file's start for the first session: a head above its first line is its own)
+            furniture = doc.removed_between(at(block_start) if block_start else 0, at(block_end))
+        else:
+            turns = assemble_turns([(role, label, body[a:b]) for role, label, a, b in spans])
+            furniture = 0
+        title = (
+            header.title or title_line or fallback_title or (doc.heads[0] if doc.heads else None) or path.stem
+        )
         if len(blocks) > 1 and not header.title:
             title = f"{title} ({n})"
         names = header.client_names
@@ -256,6 +292,7 @@ def parse_document(
                 client_names=list(names),
                 metadata=dict(header.metadata),
                 unknown_labels=list(roles.unknown),
+                furniture_lines=furniture,
             )
         )
     if not any(t.turns for t in out):
@@ -274,7 +311,8 @@ class TextImporter:
         return True
 
     def parse(self, path: Path, data: bytes, options: ImportOptions) -> list[ParsedTranscript]:
-        return parse_document(path, decode_text(path, data), format=self.name, options=options)
+        text = decode_text(path, data, form_feeds=True)
+        return parse_document(path, text, format=self.name, options=options)
 
 
 IMPORTER = TextImporter()

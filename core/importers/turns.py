@@ -10,7 +10,7 @@ turns of one speaker.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from core.cleaning import clean
 from core.models import ParsedTurn, Role
@@ -56,9 +56,14 @@ class SpeakerRoles:
         return role
 
 
-def assemble_turns(utterances: Iterable[tuple[Role, str, str]]) -> list[ParsedTurn]:
+def assemble_turns(
+    utterances: Iterable[tuple[Role, str, str]], spoken: Sequence[str] | None = None
+) -> list[ParsedTurn]:
     """(role, speaker as written, raw text) → cleaned turns.
 
+    ``spoken``, when given, holds per utterance the text to clean instead of its
+    raw text: the raw text without page furniture (``importers/furniture.py``),
+    which is kept as imported.
     Utterances left without a letter or digit after cleaning are dropped before
     merging, so a client's "[laughs]" between two therapist utterances does not
     keep them apart.
@@ -66,11 +71,11 @@ def assemble_turns(utterances: Iterable[tuple[Role, str, str]]) -> list[ParsedTu
     """
     turns: list[ParsedTurn] = []
     last: ParsedTurn | None = None
-    for role, speaker, raw in utterances:
+    for i, (role, speaker, raw) in enumerate(utterances):
         # Stripped first: a turn split from a document ends in a newline, which would
         # keep clean() off its one-line fast path.
         raw = raw.strip()
-        text = clean(raw)
+        text = clean(raw if spoken is None else spoken[i].strip())
         # "[chuckles]." leaves a bare "."; a turn with no letter or digit says nothing.
         if not text or (not text[0].isalnum() and _WORD_CHAR.search(text) is None):
             continue

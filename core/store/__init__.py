@@ -7,6 +7,10 @@ the only code that writes SQL. Open a workspace with ``open_store``.
 
 from __future__ import annotations
 
+# Before anything imports sqlite_utils: keeps numpy out of every start (see the module).
+from core.store import sqlite_utils_import  # noqa: F401
+
+# isort: split
 from core.store.connection import Store, open_store
 
 __all__ = ["Store", "open_store"]

@@ -157,6 +157,8 @@ def list_datasets(store: Store) -> list[DatasetRecord]:
 
 
 def delete_dataset(store: Store, name: str) -> None:
+    if dataset_exists(store, name):
+        store.backup("before-delete")
     with store.transaction() as conn:
         if conn.execute("SELECT 1 FROM datasets WHERE test_from = (SELECT id FROM datasets WHERE name = ?)",
                         [name]).fetchone():
@@ -177,58 +179,8 @@ def examples_of(store: Store, dataset_id: DatasetId, split: str | None = None) -
     return [_example(r) for r in store.conn.execute(sql + " ORDER BY example_id", args)]
 
 
-def max_example_number(store: Store) -> int:
-    """Example ids are ``ex-NNNNNNNN`` numbered across all datasets, never reused."""
-    row = store.conn.execute(
-        "SELECT max(CAST(substr(example_id, 4) AS INTEGER)) FROM dataset_examples "
-        "WHERE example_id LIKE 'ex-%'"
-    ).fetchone()
-    return row[0] or 0
-
-
-def eval_items(store: Store, dataset_id: DatasetId) -> list[EvalItem]:
-    """The dataset's test items with their context and reference text."""
-    rows = store.conn.execute(
-        "SELECT e.example_id, e.category, e.context_turn_ids, e.turn_id, e.transcript_id, "
-        "       t.text, tr.client_names "
-        "FROM dataset_examples e JOIN turns t ON t.id = e.turn_id "
-        "JOIN transcripts tr ON tr.id = e.transcript_id "
-        "WHERE e.dataset_id = ? AND e.split = 'test' ORDER BY e.example_id",
-        [dataset_id],
-    ).fetchall()
-    wanted = {tid for r in rows for tid in json.loads(r[2])}
-    texts: dict[int, tuple[str, str]] = {}
-    ids = sorted(wanted)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for tid, role, text in store.conn.execute(
-            f"SELECT id, role, text FROM turns WHERE id IN ({marks})", chunk
-        ):
-            texts[tid] = (role, text)
-    return [
-        EvalItem(
-            example_id=r[0],
-            dataset_id=dataset_id,
-            category=r[1],
-            context=_merged(texts[t] for t in json.loads(r[2])),
-            reference=r[5],
-            client_names=tuple(json.loads(r[6])),
-            turn_id=TurnId(r[3]),
-            transcript_id=TranscriptId(r[4]),
-        )
-        for r in rows
-    ]
-
-
-def _merged(turns: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    out: list[tuple[str, str]] = []
-    for role, text in turns:
-        if out and out[-1][0] == role:
-            out[-1] = (role, out[-1][1] + "\n" + text)
-        else:
-            out.append((role, text))
-    return tuple(out)
+# The test items evaluation scores are built by core.datasets.items.eval_items,
+# the same code that renders the exported files (exclusions and redactions applied).
 
 
 # Target selection and contexts ##############################################
@@ -249,6 +201,7 @@ class CandidateRow(NamedTuple):
     # role of the nearest earlier turn that is not 'other'; None at the start
     prev_role: str | None
     text: str | None  # only when asked for
+    prompt: str | None = None  # text of the turn the target answers (with the text)
 
 
 def candidate_targets(store: Store, min_words: int, *, with_text: bool = True) -> list[CandidateRow]:
@@ -256,22 +209,29 @@ def candidate_targets(store: Store, min_words: int, *, with_text: bool = True) -
 
     The verdict comes from the ``turn_effective`` view (the curation area's
     decision policy); turns nobody has decided on are absent there, i.e. unreviewed.
+    ``prompt`` is the text of the turn the target answers (the nearest earlier
+    turn that is not ``other``), which splits and the leakage check compare.
     """
-    text_col = "t.text" if with_text else "NULL"
+    text_cols = "t.text, p.text" if with_text else "NULL, NULL"
     rows = store.conn.execute(
         f"SELECT t.id, t.transcript_id, t.position, t.word_count, tr.category, tr.client_key, "
-        f"       coalesce(e.status, 'unreviewed'), e.rating, coalesce(e.flagged, 0), "
-        f"       (SELECT p.role FROM turns p WHERE p.transcript_id = t.transcript_id "
-        f"          AND p.position < t.position AND p.role != 'other' "
-        f"        ORDER BY p.position DESC LIMIT 1), {text_col} "
+        f"       coalesce(e.status, 'unreviewed'), e.rating, coalesce(e.flagged, 0), p.role, {text_cols} "
         f"FROM turns t JOIN transcripts tr ON tr.id = t.transcript_id "
         f"LEFT JOIN turn_effective e ON e.turn_id = t.id "
+        f"LEFT JOIN turns p ON p.id = (SELECT q.id FROM turns q WHERE q.transcript_id = t.transcript_id "
+        f"          AND q.position < t.position AND q.role != 'other' ORDER BY q.position DESC LIMIT 1) "
         f"WHERE t.role = 'therapist' AND t.word_count >= ? ORDER BY t.id",
         [min_words],
     )
     # Tens of thousands of rows on a large workspace: build tuples directly
     # (TurnId/TranscriptId are plain ints at runtime; flagged is 0/1).
     return [CandidateRow._make(r) for r in rows]
+
+
+def transcript_metadata(store: Store) -> Iterator[tuple[TranscriptId, dict[str, Any]]]:
+    """(transcript id, its stored source metadata) for every transcript, in id order."""
+    for tid, meta in store.conn.execute("SELECT id, metadata FROM transcripts ORDER BY id"):
+        yield TranscriptId(tid), json.loads(meta or "{}")
 
 
 def turns_in_ranges(
@@ -318,16 +278,17 @@ class TranscriptInfo:
     category: str
     client_key: str | None
     client_names: tuple[str, ...]
+    content_hash: str = ""
 
 
 def transcript_info(store: Store, transcript_ids: Iterable[int]) -> dict[TranscriptId, TranscriptInfo]:
     rows = store.conn.execute(
-        "SELECT tr.id, tr.category, tr.client_key, tr.client_names "
+        "SELECT tr.id, tr.category, tr.client_key, tr.client_names, tr.content_hash "
         "FROM json_each(?) j JOIN transcripts tr ON tr.id = j.value",
         [json.dumps(sorted(set(transcript_ids)))],
     )
     return {
-        TranscriptId(r[0]): TranscriptInfo(r[1], r[2], tuple(json.loads(r[3]))) for r in rows
+        TranscriptId(r[0]): TranscriptInfo(r[1], r[2], tuple(json.loads(r[3])), r[4]) for r in rows
     }
 
 

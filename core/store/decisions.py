@@ -335,3 +335,155 @@ def append_category_rows(
         ids.append(DecisionId(cur.lastrowid))
         conn.execute("UPDATE transcripts SET category = ? WHERE id = ?", [category, transcript_id])
     return ids
+
+
+# Redactions (migration 0006) ##################################################
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A redacted span of a turn's text: ``text[start:end]`` (Python string offsets)."""
+
+    turn_id: TurnId
+    rater: str
+    start: int
+    end: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionRecord:
+    """One row of the redaction log: after it, ``active`` says whether the span is redacted."""
+
+    id: int
+    batch: int
+    rater: str
+    action: str  # redact | unredact | undo | redo
+    turn_id: TurnId
+    transcript_id: TranscriptId
+    start: int
+    end: int
+    reason: str
+    active: bool
+    at: str
+
+
+_REDACTION_COLUMNS = "id, batch, rater, action, turn_id, transcript_id, start_char, end_char, reason, active, at"
+
+
+def _redaction(row: tuple) -> RedactionRecord:
+    return RedactionRecord(row[0], row[1], row[2], row[3], TurnId(row[4]), TranscriptId(row[5]),
+                           row[6], row[7], row[8], bool(row[9]), row[10])
+
+
+def turn_text(store: Store, turn_id: TurnId) -> str:
+    row = store.conn.execute("SELECT text FROM turns WHERE id = ?", [turn_id]).fetchone()
+    if row is None:
+        raise NotFoundError(f"turn {turn_id} does not exist")
+    return row[0]
+
+
+def span_active(store: Store, turn_id: TurnId, rater: str, start: int, end: int) -> bool:
+    return store.conn.execute(
+        "SELECT 1 FROM redacted_spans WHERE turn_id = ? AND rater = ? AND start_char = ? AND end_char = ?",
+        [turn_id, rater, start, end],
+    ).fetchone() is not None
+
+
+def span_active_before(store: Store, turn_id: TurnId, rater: str, start: int, end: int, before_id: int) -> bool:
+    """Whether the rater's span was redacted just before redaction log row ``before_id``."""
+    row = store.conn.execute(
+        "SELECT active FROM redactions WHERE turn_id = ? AND rater = ? AND start_char = ? AND end_char = ? "
+        "AND id < ? ORDER BY id DESC LIMIT 1",
+        [turn_id, rater, start, end, before_id],
+    ).fetchone()
+    return bool(row[0]) if row else False
+
+
+def batch_redactions(store: Store, batch: int) -> list[RedactionRecord]:
+    rows = store.conn.execute(f"SELECT {_REDACTION_COLUMNS} FROM redactions WHERE batch = ? ORDER BY id", [batch])
+    return [_redaction(r) for r in rows]
+
+
+def redaction_history(store: Store, turn_id: TurnId) -> list[RedactionRecord]:
+    rows = store.conn.execute(
+        f"SELECT {_REDACTION_COLUMNS} FROM redactions WHERE turn_id = ? ORDER BY id", [turn_id]
+    )
+    return [_redaction(r) for r in rows]
+
+
+def iter_redaction_log(store: Store) -> Iterator[RedactionRecord]:
+    for row in store.conn.execute(f"SELECT {_REDACTION_COLUMNS} FROM redactions ORDER BY id"):
+        yield _redaction(row)
+
+
+def append_redaction_rows(
+    store: Store,
+    *,
+    batch: int,
+    rater: str,
+    action: str,
+    rows: Iterable[tuple[TurnRef, int, int, str, bool]],
+    at: str,
+) -> None:
+    """Log (turn, start, end, reason, active) rows and bring ``redacted_spans`` in step."""
+    conn = store.conn
+    for ref, start, end, reason, active in rows:
+        conn.execute(
+            "INSERT INTO redactions (batch, rater, action, turn_id, transcript_id, start_char, end_char, "
+            "reason, active, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [batch, rater, action, ref.turn_id, ref.transcript_id, start, end, reason, int(active), at],
+        )
+        if active:
+            conn.execute(
+                "INSERT OR REPLACE INTO redacted_spans (turn_id, rater, start_char, end_char, transcript_id, "
+                "reason) VALUES (?, ?, ?, ?, ?, ?)",
+                [ref.turn_id, rater, start, end, ref.transcript_id, reason],
+            )
+        else:
+            conn.execute(
+                "DELETE FROM redacted_spans WHERE turn_id = ? AND rater = ? AND start_char = ? AND end_char = ?",
+                [ref.turn_id, rater, start, end],
+            )
+
+
+def spans_of(store: Store, turn_ids: Sequence[TurnId]) -> list[Span]:
+    """Every rater's redacted spans in the given turns, by turn then offset."""
+    out: list[Span] = []
+    for chunk in _chunks(list(dict.fromkeys(turn_ids))):
+        marks = ",".join("?" * len(chunk))
+        out += [
+            Span(TurnId(r[0]), r[1], r[2], r[3], r[4])
+            for r in store.conn.execute(
+                f"SELECT turn_id, rater, start_char, end_char, reason FROM redacted_spans "
+                f"WHERE turn_id IN ({marks})",
+                chunk,
+            )
+        ]
+    out.sort(key=lambda s: (s.turn_id, s.start, s.end, s.rater))
+    return out
+
+
+# What must never leave the workspace (read in one pass by the dataset builder) #
+
+
+def excluded_turn_reasons(store: Store) -> dict[TurnId, list[str]]:
+    """Every turn some rater excluded (any role) → the reasons given, one per rater.
+
+    The whole ``rater_turn_state`` table is small next to ``turns`` (one row per
+    decided turn and rater); one read serves a whole build.
+    """
+    out: dict[TurnId, list[str]] = {}
+    for turn_id, reason in store.conn.execute(
+        "SELECT turn_id, reason FROM rater_turn_state WHERE status = 'excluded'"
+    ):
+        out.setdefault(turn_id, []).append(reason or ExcludeReason.OTHER.value)
+    return out
+
+
+def all_redacted_spans(store: Store) -> dict[TurnId, list[tuple[int, int]]]:
+    """Every turn with a redaction (any rater) → its spans (start, end), unsorted, possibly overlapping."""
+    out: dict[TurnId, list[tuple[int, int]]] = {}
+    for turn_id, start, end in store.conn.execute("SELECT turn_id, start_char, end_char FROM redacted_spans"):
+        out.setdefault(turn_id, []).append((start, end))
+    return out

@@ -307,3 +307,134 @@ def _responses(db: sqlite_utils.Database) -> None:
         END
         """,
     )
+
+
+# Exclusions that hold everywhere (issue 10) — migration 0006_* ################
+
+
+@MIGRATIONS(name="0006_redactions")
+def _redactions(db: sqlite_utils.Database) -> None:
+    # A redaction hides a span of a turn's text (character offsets into
+    # turns.text) from everything that leaves the workspace. Its log is a table
+    # of its own, tied to the decision step (batch) that made it, so undo and
+    # redo go through decision_batches exactly as for include/exclude, and the
+    # decisions table (whose action CHECK would need a rebuild) stays as it is.
+    # ``redacted_spans`` is the current state, derived in the same transaction.
+    # Client turns may now be excluded too: rater_turn_state.word_count stays
+    # NULL for them, so progress (which counts therapist turns of N+ words from
+    # that table alone) never counts a client turn.
+    _script(
+        db,
+        """
+        CREATE TABLE redactions (
+            id INTEGER PRIMARY KEY,
+            batch INTEGER NOT NULL REFERENCES decision_batches(batch),
+            rater TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('redact', 'unredact', 'undo', 'redo')),
+            turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
+            start_char INTEGER NOT NULL,
+            end_char INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            -- after this row: is the span redacted for this rater
+            active INTEGER NOT NULL CHECK (active IN (0, 1)),
+            at TEXT NOT NULL,
+            CHECK (0 <= start_char AND start_char < end_char)
+        );
+        CREATE INDEX redactions_span ON redactions(turn_id, rater, start_char, end_char);
+        CREATE INDEX redactions_batch ON redactions(batch);
+        CREATE INDEX redactions_transcript ON redactions(transcript_id);
+        CREATE TABLE redacted_spans (
+            turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+            rater TEXT NOT NULL,
+            start_char INTEGER NOT NULL,
+            end_char INTEGER NOT NULL,
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (turn_id, rater, start_char, end_char)
+        ) WITHOUT ROWID;
+        DROP TRIGGER rater_turn_state_words;
+        CREATE TRIGGER rater_turn_state_words AFTER INSERT ON rater_turn_state
+        WHEN new.word_count IS NULL BEGIN
+            UPDATE rater_turn_state SET word_count = (
+                SELECT word_count FROM turns WHERE id = new.turn_id AND role = 'therapist')
+            WHERE turn_id = new.turn_id AND rater = new.rater;
+        END;
+        DROP TRIGGER turns_words_to_rater_state;
+        CREATE TRIGGER turns_words_to_rater_state AFTER UPDATE OF word_count, role ON turns BEGIN
+            UPDATE rater_turn_state
+            SET word_count = CASE WHEN new.role = 'therapist' THEN new.word_count END
+            WHERE turn_id = new.id;
+        END
+        """,
+    )
+
+
+# Dataset rules, splits, stable ids (issue 10) — migration 0007_* ###############
+
+
+@MIGRATIONS(name="0007_stable_example_ids")
+def _stable_example_ids(db: sqlite_utils.Database) -> None:
+    # Example ids are now derived from what the example is (the source
+    # transcript's content hash and the target's position), so the same
+    # target has the same id in every dataset that holds it: the key becomes
+    # (dataset, example id). Replies are keyed by example id alone and follow
+    # their item into a rebuilt dataset; they go when the last dataset holding
+    # their item goes (trigger below), as the old ON DELETE CASCADE did.
+    # Tables are rebuilt rather than altered (SQLite cannot change a key);
+    # responses first, so dropping the old examples table cascades nothing.
+    _script(
+        db,
+        """
+        CREATE TABLE responses_new (
+            system_id INTEGER NOT NULL REFERENCES systems(id) ON DELETE CASCADE,
+            example_id TEXT NOT NULL,
+            text TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'ok' CHECK (state IN ('ok', 'empty', 'blocked')),
+            detail TEXT NOT NULL DEFAULT '',
+            provenance TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            scorer TEXT,
+            words INTEGER,
+            sentences INTEGER,
+            compound REAL,
+            questions INTEGER,
+            PRIMARY KEY (system_id, example_id)
+        ) WITHOUT ROWID;
+        INSERT INTO responses_new SELECT system_id, example_id, text, state, detail, provenance,
+            created_at, scorer, words, sentences, compound, questions FROM responses;
+        DROP TABLE responses;
+        ALTER TABLE responses_new RENAME TO responses;
+        CREATE INDEX responses_example ON responses(example_id);
+        CREATE TABLE dataset_examples_new (
+            -- derived from the source, e.g. "ex-3f9a…": the same target keeps
+            -- its id across builds and datasets
+            example_id TEXT NOT NULL,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            split TEXT NOT NULL CHECK (split IN ('train', 'validation', 'test')),
+            turn_id INTEGER NOT NULL REFERENCES turns(id),
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id),
+            category TEXT NOT NULL,
+            target_words INTEGER NOT NULL,
+            context_turn_ids TEXT NOT NULL,  -- JSON list, oldest first
+            PRIMARY KEY (dataset_id, example_id)
+        );
+        INSERT INTO dataset_examples_new SELECT example_id, dataset_id, split, turn_id, transcript_id,
+            category, target_words, context_turn_ids FROM dataset_examples;
+        DROP TABLE dataset_examples;
+        ALTER TABLE dataset_examples_new RENAME TO dataset_examples;
+        CREATE INDEX dataset_examples_dataset ON dataset_examples(dataset_id, split);
+        CREATE INDEX dataset_examples_example ON dataset_examples(example_id);
+        CREATE INDEX dataset_examples_transcript ON dataset_examples(transcript_id);
+        CREATE TRIGGER responses_orphaned AFTER DELETE ON dataset_examples
+        WHEN NOT EXISTS (SELECT 1 FROM dataset_examples WHERE example_id = old.example_id) BEGIN
+            DELETE FROM responses WHERE example_id = old.example_id;
+        END;
+        -- Earlier versions imported the demonstration sessions on every first
+        -- start, untagged, from the app's own resources/demo folder; tag them
+        -- now so datasets leave them out by default like newly imported demos.
+        UPDATE transcripts SET metadata = json_set(metadata, '$.demo', json('true'))
+        WHERE (source_path LIKE '%/resources/demo/%.txt' OR source_path LIKE '%\\resources\\demo\\%.txt')
+          AND EXISTS (SELECT 1 FROM settings WHERE key = 'demo_imported' AND value = 'true')
+        """,
+    )

@@ -134,6 +134,8 @@ def count_test_items(store: Store) -> int:
 
 def delete_system(store: Store, name: str) -> int:
     """Delete a system and its replies; returns how many replies went with it."""
+    if find_system(store, name) is not None:
+        store.backup("before-delete")
     with store.transaction() as conn:
         system = get_system(store, name)
         n = conn.execute("SELECT count(*) FROM responses WHERE system_id = ?", [system.id]).fetchone()[0]
@@ -152,7 +154,9 @@ def example_info(store: Store, example_ids: Sequence[str]) -> dict[str, ExampleI
         marks = ",".join("?" * len(chunk))
         for eid, dataset, split in store.conn.execute(
             "SELECT e.example_id, d.name, e.split FROM dataset_examples e "
-            f"JOIN datasets d ON d.id = e.dataset_id WHERE e.example_id IN ({marks})",
+            # an id may be in several datasets (ids come from the source): a test row wins
+            f"JOIN datasets d ON d.id = e.dataset_id WHERE e.example_id IN ({marks}) "
+            "ORDER BY e.split = 'test', d.id",
             list(chunk),
         ):
             out[eid] = ExampleInfo(eid, dataset, split)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from core.errors import NotFoundError
+from core.errors import NotFoundError, UsageError
 from core.ids import TranscriptId, TurnId
 from core.models import Category, ParsedTranscript, Role, Transcript, Turn, word_count
 from core.store.connection import Store
@@ -62,6 +63,15 @@ def transcript_id_for_hash(store: Store, content_hash: str) -> TranscriptId | No
     return TranscriptId(row[0]) if row else None
 
 
+def has_hashes_without_prefix(store: Store, prefix: str) -> bool:
+    """True if some transcript's content hash does not start with ``prefix`` (an older kind)."""
+    row = store.conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM transcripts WHERE substr(content_hash, 1, ?) != ?)",
+        [len(prefix), prefix],
+    ).fetchone()
+    return bool(row[0])
+
+
 def insert_transcript(
     store: Store, parsed: ParsedTranscript, *, source_path: str, content_hash: str
 ) -> TranscriptId:
@@ -94,6 +104,37 @@ def insert_transcript(
         ],
     )
     return transcript_id
+
+
+_FTS_INSERT_TRIGGER = "turns_fts_insert"
+
+
+def defer_turn_index(store: Store) -> Callable[[], None]:
+    """Index the turns inserted from now on in bulk, not one trigger call per row.
+
+    Inside the caller's open transaction: drops the per-row full-text insert
+    trigger and returns ``finish``, which the caller must call before its
+    COMMIT: one ``INSERT … SELECT`` indexes every turn inserted since (new
+    turns get ids above today's largest) and the trigger is recreated from
+    its own stored SQL. A rollback restores the trigger with everything
+    else, so no committed state ever lacks it or an index entry.
+    """
+    conn = store.conn
+    row = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", [_FTS_INSERT_TRIGGER]
+    ).fetchone()
+    if row is None:
+        return lambda: None
+    start = conn.execute("SELECT coalesce(max(id), 0) FROM turns").fetchone()[0]
+    conn.execute(f"DROP TRIGGER {_FTS_INSERT_TRIGGER}")
+
+    def finish() -> None:
+        conn.execute(
+            "INSERT INTO turns_fts(rowid, text) SELECT id, text FROM turns WHERE id > ? ORDER BY id", [start]
+        )
+        conn.execute(row[0])
+
+    return finish
 
 
 def log_import(
@@ -173,6 +214,65 @@ def iter_dump(store: Store) -> Iterator[dict]:
         }
 
 
+# Source metadata ##############################################################
+#
+# transcripts.metadata is a JSON object per transcript: what the source said
+# about the session (AnnoMI's mi_quality and topic, a mapped CSV's columns and
+# group_id, a text header's fields). Whole numbers are JSON numbers; matching
+# compares values as text, so "upvotes=3" finds 3.
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataKey:
+    key: str
+    transcripts: int  # transcripts that have it
+    values: int  # distinct values
+
+
+def metadata_path(key: str) -> str:
+    """The JSON path of a top-level key, quoted so dots and spaces in it are literal."""
+    if not key or '"' in key:
+        raise UsageError(f"metadata key {key!r}: must be non-empty and without double quotes")
+    return f'$."{key}"'
+
+
+def metadata_keys(store: Store) -> list[MetadataKey]:
+    rows = store.conn.execute(
+        "SELECT j.key, count(*), count(DISTINCT CAST(j.value AS TEXT)) "
+        "FROM transcripts, json_each(transcripts.metadata) AS j "
+        "WHERE j.type NOT IN ('object', 'array') GROUP BY j.key ORDER BY j.key"
+    )
+    return [MetadataKey(k, n, v) for k, n, v in rows]
+
+
+def metadata_values(store: Store, key: str) -> list[tuple[str, int]]:
+    """(value as text, transcripts) for one key, most common first."""
+    rows = store.conn.execute(
+        "SELECT CAST(json_extract(metadata, ?) AS TEXT) AS v, count(*) FROM transcripts "
+        "WHERE v IS NOT NULL GROUP BY v ORDER BY count(*) DESC, v",
+        [metadata_path(key)],
+    )
+    return [(v, n) for v, n in rows]
+
+
+def transcript_ids_where(store: Store, where: Mapping[str, str]) -> list[TranscriptId]:
+    """Transcripts whose metadata has every KEY=VALUE of ``where`` (values as text), in id order."""
+    if not where:
+        raise UsageError("no KEY=VALUE condition given")
+    sql = " AND ".join("CAST(json_extract(metadata, ?) AS TEXT) = ?" for _ in where)
+    args: list[str] = []
+    for key, value in where.items():
+        args += [metadata_path(key), value]
+    rows = store.conn.execute(f"SELECT id FROM transcripts WHERE {sql} ORDER BY id", args)
+    return [TranscriptId(r[0]) for r in rows]
+
+
+def transcript_metadata(store: Store) -> dict[TranscriptId, dict[str, Any]]:
+    """Every transcript's metadata that is not empty, for lists that show it as columns."""
+    rows = store.conn.execute("SELECT id, metadata FROM transcripts WHERE metadata != '{}'")
+    return {TranscriptId(tid): json.loads(meta) for tid, meta in rows}
+
+
 @dataclass(frozen=True, slots=True)
 class Stats:
     transcripts: int
@@ -223,6 +323,101 @@ def stats(store: Store) -> Stats:
         by_category=by_category,
         therapist_length_buckets=buckets,
     )
+
+
+# Deleting transcripts (issue 10) #############################################
+
+
+@dataclass(frozen=True, slots=True)
+class DeletionImpact:
+    """What deleting some transcripts takes with it, shown before anyone confirms."""
+
+    transcripts: list[tuple[TranscriptId, str]]  # (id, title)
+    turns: int
+    decisions: int  # decision-log rows (every rater's), deleted with their turns
+    # datasets holding examples from these transcripts, plus any that reuse one
+    # of their frozen test splits: (name, examples from these transcripts), oldest first
+    datasets: list[tuple[str, int]]
+    replies: int  # imported replies to those datasets' items that no other dataset holds
+
+
+def deletion_impact(store: Store, transcript_ids: list[int]) -> DeletionImpact:
+    conn = store.conn
+    wanted = json.dumps(sorted(set(transcript_ids)))
+    found = conn.execute(
+        "SELECT tr.id, tr.title, tr.turn_count FROM json_each(?) j JOIN transcripts tr ON tr.id = j.value "
+        "ORDER BY tr.id", [wanted]
+    ).fetchall()
+    missing = sorted(set(transcript_ids) - {r[0] for r in found})
+    if missing:
+        raise NotFoundError(f"transcript {missing[0]} does not exist")
+    decisions = conn.execute(
+        "SELECT count(*) FROM json_each(?) j JOIN decisions d ON d.transcript_id = j.value", [wanted]
+    ).fetchone()[0]
+    using = dict(conn.execute(
+        "SELECT e.dataset_id, count(*) FROM json_each(?) j JOIN dataset_examples e ON e.transcript_id = j.value "
+        "GROUP BY e.dataset_id", [wanted]
+    ).fetchall())
+    # A dataset reusing a frozen test split refers to its source: both go, or neither.
+    doomed = set(using)
+    while True:
+        more = {r[0] for r in conn.execute(
+            "SELECT id FROM datasets WHERE test_from IN (SELECT value FROM json_each(?))", [json.dumps(sorted(doomed))]
+        )} - doomed
+        if not more:
+            break
+        doomed |= more
+    names = conn.execute(
+        "SELECT id, name FROM datasets WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        [json.dumps(sorted(doomed))],
+    ).fetchall()
+    replies = conn.execute(
+        "SELECT count(*) FROM responses r WHERE r.example_id IN (SELECT example_id FROM dataset_examples "
+        "  WHERE dataset_id IN (SELECT value FROM json_each(?))) "
+        "AND NOT EXISTS (SELECT 1 FROM dataset_examples o WHERE o.example_id = r.example_id "
+        "  AND o.dataset_id NOT IN (SELECT value FROM json_each(?)))",
+        [json.dumps(sorted(doomed)), json.dumps(sorted(doomed))],
+    ).fetchone()[0]
+    return DeletionImpact(
+        transcripts=[(TranscriptId(r[0]), r[1]) for r in found],
+        turns=sum(r[2] for r in found),
+        decisions=decisions,
+        datasets=[(name, using.get(did, 0)) for did, name in names],
+        replies=replies,
+    )
+
+
+def delete_transcripts(store: Store, transcript_ids: list[int], *, with_datasets: bool = False) -> DeletionImpact:
+    """Delete transcripts, their turns and every decision on them, in one transaction.
+
+    A dataset built from them would no longer match its stored examples, so
+    while one exists the delete is refused, unless ``with_datasets`` deletes
+    those datasets (and replies only they held) too.
+    """
+    if transcript_ids:
+        store.backup("before-delete")  # what is deleted stays recoverable (attune restore)
+    with store.transaction() as conn:
+        impact = deletion_impact(store, transcript_ids)
+        if impact.datasets and not with_datasets:
+            listed = ", ".join(f"{name!r}" for name, _ in impact.datasets)
+            raise UsageError(
+                f"{len(impact.datasets)} dataset(s) use these transcripts ({listed}); delete them first, "
+                "or delete them together with the transcripts (--with-datasets)"
+            )
+        for name, _ in reversed(impact.datasets):  # newest first: reusers before the split they reuse
+            conn.execute("DELETE FROM datasets WHERE name = ?", [name])
+        conn.execute("DELETE FROM transcripts WHERE id IN (SELECT value FROM json_each(?))",
+                     [json.dumps(sorted(set(transcript_ids)))])
+    return impact
+
+
+def mark_demo(store: Store, transcript_ids: list[int]) -> None:
+    """Tag transcripts as demonstrations (metadata ``demo: true``): datasets leave them out by default."""
+    with store.transaction() as conn:
+        conn.executemany(
+            "UPDATE transcripts SET metadata = json_set(metadata, '$.demo', json('true')) WHERE id = ?",
+            [(t,) for t in transcript_ids],
+        )
 
 
 def get_setting(store: Store, key: str, default: object = None) -> object:

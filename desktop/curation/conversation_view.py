@@ -8,14 +8,16 @@ are cached per (turn, width) so scrolling never re-measures.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette, QPen
+from dataclasses import dataclass
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QPointF, QRect, QSize, Qt
+from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette, QPen, QResizeEvent, QTextLayout
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from core.ids import TurnId
 from core.models import Role, Turn
 from desktop import theme
-from desktop.curation.turn_text import state_badges
+from desktop.curation.turn_text import body_height, lay_out_body, state_badges
 
 TurnRole = Qt.ItemDataRole.UserRole + 1
 StateRole = Qt.ItemDataRole.UserRole + 2
@@ -83,15 +85,27 @@ class ConversationModel(QAbstractListModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 
+@dataclass(frozen=True)
+class Card:
+    """Where one turn's parts go inside its row; paint draws ``text`` at ``body``'s top left."""
+
+    bubble: QRect
+    header: QRect
+    body: QRect  # exactly as tall as every line of ``text``
+    text: QTextLayout
+
+
 class TurnDelegate(QStyledItemDelegate):
     PAD = 10  # inside a bubble
     MARGIN = 6  # between bubbles
     INDENT = 56  # how far a bubble leaves room on the other speaker's side
+    GUTTER = 4  # room for the eligibility bar; every therapist turn keeps it, so eligibility never rewraps text
+    HEADER_GAP = 4
 
     def __init__(self, view: QListView) -> None:
         super().__init__(view)
         self._view = view
-        self._heights: dict[tuple[int, int, str], int] = {}
+        self._heights: dict[tuple[int, int, int, str], int] = {}
 
     def _bubble_width(self) -> int:
         return max(160, self._view.viewport().width() - self.INDENT - 2 * self.MARGIN)
@@ -101,18 +115,36 @@ class TurnDelegate(QStyledItemDelegate):
         f.setBold(True)
         return f
 
+    def _text_width(self, turn: Turn) -> int:
+        return self._bubble_width() - 2 * self.PAD - (self.GUTTER if turn.role is Role.THERAPIST else 0)
+
+    def _header_height(self, font: QFont) -> int:
+        return QFontMetrics(self._header_font(font), self._view.viewport()).height()
+
+    def text_layout(self, turn: Turn, font: QFont, width: int) -> QTextLayout:
+        return lay_out_body(turn.text, font, width, self._view.viewport())
+
+    def card(self, rect: QRect, turn: Turn, font: QFont) -> Card:
+        """The one geometry both sizeHint and paint use, so what is measured is what is drawn."""
+        width = self._bubble_width()
+        x = rect.left() + self.MARGIN + (self.INDENT if turn.role is Role.THERAPIST else 0)
+        bubble = QRect(x, rect.top() + self.MARGIN, width, rect.height() - 2 * self.MARGIN)
+        left = bubble.left() + self.PAD + (self.GUTTER if turn.role is Role.THERAPIST else 0)
+        text_width = self._text_width(turn)
+        header = QRect(left, bubble.top() + self.PAD, text_width, self._header_height(font))
+        layout = self.text_layout(turn, font, text_width)
+        body = QRect(left, header.top() + header.height() + self.HEADER_GAP, text_width, body_height(layout))
+        return Card(bubble, header, body, layout)
+
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         turn: Turn = index.data(TurnRole)
         width = self._bubble_width()
-        key = (turn.id, width, option.font.key())
+        # The text is in the key: a turn's text can change under the same id.
+        key = (turn.id, hash(turn.text), width, option.font.key())
         height = self._heights.get(key)
         if height is None:
-            fm = QFontMetrics(option.font)
-            text_h = fm.boundingRect(
-                QRect(0, 0, width - 2 * self.PAD, 1_000_000), Qt.TextFlag.TextWordWrap, turn.text
-            ).height()
-            header_h = QFontMetrics(self._header_font(option.font)).height()
-            height = header_h + 4 + text_h + 2 * self.PAD + 2 * self.MARGIN
+            card = self.card(QRect(0, 0, width, 0), turn, option.font)
+            height = (card.body.bottom() + 1) + self.PAD + self.MARGIN
             if len(self._heights) > 20_000:
                 self._heights.clear()
             self._heights[key] = height
@@ -127,10 +159,8 @@ class TurnDelegate(QStyledItemDelegate):
         current = bool(option.state & QStyle.StateFlag.State_HasFocus) or (
             self._view.currentIndex().row() == index.row()
         )
-        width = self._bubble_width()
-        r = option.rect
-        x = r.left() + self.MARGIN + (self.INDENT if turn.role is Role.THERAPIST else 0)
-        bubble = QRect(x, r.top() + self.MARGIN, width, r.height() - 2 * self.MARGIN)
+        card = self.card(option.rect, turn, option.font)
+        bubble = card.bubble
 
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -150,20 +180,19 @@ class TurnDelegate(QStyledItemDelegate):
             painter.setBrush(accent)
             painter.drawRoundedRect(QRect(bubble.left() + 3, bubble.top() + 8, 4, bubble.height() - 16), 2, 2)
 
-        inner = bubble.adjusted(self.PAD + (4 if eligible else 0), self.PAD, -self.PAD, -self.PAD)
         header_font = self._header_font(option.font)
-        header_h = QFontMetrics(header_font).height()
-        header = QRect(inner.left(), inner.top(), inner.width(), header_h)
+        header = card.header
+        header_h = header.height()
         text_colour = palette.color(QPalette.ColorRole.Text)
         muted = theme.muted_text(palette)
         painter.setFont(header_font)
         painter.setPen(text_colour if turn.role is Role.THERAPIST else muted)
-        who = turn.speaker or turn.role.value.title()
+        # The same turn number as the decision panel and `attune show`.
+        who = f"{turn.number}  ·  {turn.speaker or turn.role.value.title()}"
         if turn.role is Role.THERAPIST:
             who += f"  ·  {turn.word_count} words" + ("" if eligible else " (short)")
-        painter.drawText(header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, who)
 
-        badges = state_badges(state) if turn.role is Role.THERAPIST else []
+        badges = state_badges(state) if turn.role is not Role.OTHER else []  # client turns can be excluded
         bx = header.right()
         painter.setFont(option.font)
         fm = QFontMetrics(option.font)
@@ -176,11 +205,16 @@ class TurnDelegate(QStyledItemDelegate):
             painter.setPen(theme.status_colour(palette, status))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
             bx -= w + 4
+        # The header gets what the badges leave; a narrow card ends it with "…", never under a badge.
+        room = QRect(header.left(), header.top(), max(0, bx - header.left() + 1), header_h)
+        painter.setFont(header_font)
+        painter.setPen(text_colour if turn.role is Role.THERAPIST else muted)
+        who = QFontMetrics(header_font, self._view.viewport()).elidedText(who, Qt.TextElideMode.ElideRight, room.width())
+        painter.drawText(room, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, who)
 
         painter.setFont(option.font)
         painter.setPen(text_colour if (eligible or turn.role is not Role.THERAPIST) else muted)
-        body = QRect(inner.left(), header.bottom() + 4, inner.width() - (4 if eligible else 0), inner.bottom() - header.bottom() - 4)
-        painter.drawText(body, Qt.TextFlag.TextWordWrap, turn.text)
+        card.text.draw(painter, QPointF(card.body.topLeft()))
         painter.restore()
 
 
@@ -197,6 +231,14 @@ class ConversationView(QListView):
         self.delegate = TurnDelegate(self)
         self.setItemDelegate(self.delegate)
         self.verticalScrollBar().setSingleStep(24)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            # QListView lays a top-to-bottom list out again only when its height
+            # changes, but a card's height follows the width: rows measured at the
+            # old width would overlap, or cut off their last line, once narrower.
+            self.scheduleDelayedItemsLayout()
 
     def show_with_context(self, index: QModelIndex) -> None:
         """Scroll so the turn sits a little below the top, its lead-in visible above."""

@@ -26,6 +26,7 @@ from core.changes import OpChanges
 from core.curation import Status
 from core.ids import TranscriptId, TurnId
 from core.models import Category, Role, Turn
+from core.text_safety import rich_text_literal
 from desktop.curation.conversation_view import ConversationModel, ConversationView, TurnRole
 from desktop.curation.decision_panel import DecisionPanel
 from desktop.curation.navigation import EligibleOrder
@@ -70,6 +71,7 @@ class CurationPage(QWidget):
         self.conversation = ConversationView()
         self.conversation.setModel(self.conversation_model)
         self.heading = QLabel()
+        self.heading.setTextFormat(Qt.TextFormat.PlainText)  # the title comes from an imported file
         self.heading.setObjectName("conversationHeading")
         font = self.heading.font()
         font.setBold(True)
@@ -182,7 +184,24 @@ class CurationPage(QWidget):
         self._pending_turn = turn_id
         ops.load_conversation(parent=self, transcript_id=transcript_id, rater=self.rater).success(
             self._conversation_loaded
-        ).run_in_background()
+        ).failure(self._conversation_failed).run_in_background()
+
+    def _conversation_failed(self, exc: Exception) -> None:
+        from core.errors import NotFoundError
+        from desktop.errors import show_exception
+
+        if not isinstance(exc, NotFoundError) or self._loading is None:
+            show_exception(self, exc)
+            return
+        # The transcript was deleted (Delete transcript…): open the first one left, if any.
+        self._loading = None
+        self.current_transcript = None
+        self.conversation_model.set_turns([], {})
+        self.panel.show_detail(None)
+        self.heading.setText("")
+        summaries = self.transcripts.model.summaries()
+        if summaries:
+            self.open_transcript(summaries[0].id)
 
     def _conversation_loaded(self, conv: ops.Conversation) -> None:
         if conv.transcript.id != self._loading:
@@ -194,7 +213,7 @@ class CurationPage(QWidget):
         eligible = sum(1 for t in conv.turns if self.conversation_model.is_eligible(t))
         heading = f"{conv.transcript.title}  ·  {conv.transcript.category}  ·  {len(conv.turns)} turns, {eligible} eligible"
         self.heading.setText(heading)
-        self.heading.setToolTip(heading)
+        self.heading.setToolTip(rich_text_literal(heading))
         row = None
         if self._pending_turn is not None:
             row = self.conversation_model.row_of(self._pending_turn)

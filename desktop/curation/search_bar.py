@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.text_safety import rich_text_literal
 from desktop import theme
 from desktop.curation.turn_text import snippet_html
 from desktop.operations.curation import search_turns
@@ -84,6 +85,7 @@ class SearchBar(QWidget):
         self.results.setItemDelegate(SnippetDelegate(self.results))
         self.results.hide()
         self.summary = QLabel()
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)  # errors quote the query
         self.summary.setObjectName("searchSummary")
         self.summary.hide()
         layout = QVBoxLayout(self)
@@ -142,7 +144,7 @@ class SearchBar(QWidget):
             title = self._title_of(hit.transcript_id)
             item = QListWidgetItem(f"{title} · turn {hit.position + 1} · {hit.role}")
             item.setData(HtmlRole, snippet_html(hit.snippet))
-            item.setToolTip(title)
+            item.setToolTip(rich_text_literal(title))  # tooltips guess rich text from the string
             item.setData(Qt.ItemDataRole.UserRole, (hit.turn_id, hit.transcript_id))
             self.results.addItem(item)
         self.results.setUpdatesEnabled(True)

@@ -1,8 +1,12 @@
-"""How a turn's decision state reads on screen, shared by the view and the panel."""
+"""How a turn reads on screen: its decision badges and history lines, and its wrapped text."""
 
 from __future__ import annotations
 
+import math
 from html import escape
+
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QFont, QPaintDevice, QTextLayout, QTextOption
 
 from core.curation import SNIPPET_CLOSE, SNIPPET_OPEN, DecisionRecord, Status, TurnState
 
@@ -63,3 +67,39 @@ def snippet_html(snippet: str) -> str:
         .replace(SNIPPET_OPEN, "<b>")
         .replace(SNIPPET_CLOSE, "</b>")
     )
+
+
+def lay_out_body(text: str, font: QFont, width: int, device: QPaintDevice | None = None) -> QTextLayout:
+    """Wrap a turn's text once: a card's height and its painting use this same layout.
+
+    Measuring with one call (QFontMetrics.boundingRect) and painting with
+    another (QPainter.drawText) into a rectangle worked out separately let the
+    two disagree: a long therapist turn painted 8 px narrower than it was
+    measured wrapped onto one more line than its card had room for, and that
+    last line was cut off. ``device`` is the widget painted on, so the font is
+    resolved at that screen's DPI.
+    """
+    # drawText turned newlines into line separators for us; QTextLayout does not.
+    layout = QTextLayout(text.replace("\r\n", "\n").replace("\n", "\u2028"), font, device)
+    option = QTextOption()
+    # A long URL breaks inside the card rather than running past its edge.
+    option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+    layout.setTextOption(option)
+    layout.setCacheEnabled(True)
+    layout.beginLayout()
+    y = 0.0
+    while True:
+        line = layout.createLine()
+        if not line.isValid():
+            break
+        line.setLeadingIncluded(True)
+        line.setLineWidth(width)
+        line.setPosition(QPointF(0.0, y))
+        y += line.height()
+    layout.endLayout()
+    return layout
+
+
+def body_height(layout: QTextLayout) -> int:
+    """Whole pixels that hold every line (rounded up, so a fractional last line is kept)."""
+    return math.ceil(layout.boundingRect().bottom())

@@ -74,6 +74,27 @@ def clear_turns(*, parent: QWidget | None, turn_ids: Sequence[TurnId], rater: st
     return CollectionOp(parent, lambda store: curation.clear(store, ids, rater=rater))
 
 
+def redact_span(
+    *,
+    parent: QWidget | None,
+    turn_id: TurnId,
+    start: int,
+    end: int,
+    rater: str,
+    reason: curation.ExcludeReason = curation.ExcludeReason.IDENTIFYING,
+) -> CollectionOp[OpChanges]:
+    """Hide ``text[start:end]`` of a turn (Python offsets) from every export and prompt."""
+    return CollectionOp(
+        parent, lambda store: curation.redact(store, turn_id, start, end, rater=rater, reason=reason)
+    )
+
+
+def unredact_span(
+    *, parent: QWidget | None, turn_id: TurnId, start: int, end: int, rater: str
+) -> CollectionOp[OpChanges]:
+    return CollectionOp(parent, lambda store: curation.unredact(store, turn_id, start, end, rater=rater))
+
+
 def set_category(
     *, parent: QWidget | None, transcript_ids: Sequence[TranscriptId], category: Category, rater: str
 ) -> CollectionOp[OpChanges]:
@@ -106,10 +127,12 @@ class TurnDetail:
     turn: Turn
     state: TurnState
     history: list[DecisionRecord]  # oldest first
+    spans: tuple[curation.Span, ...] = ()  # every rater's redactions of this turn
 
 
 def _states(store: Store, turns: Sequence[Turn], rater: str) -> dict[TurnId, TurnState]:
-    return curation.turn_states(store, [t.id for t in turns if t.role is Role.THERAPIST], rater=rater)
+    # Client turns too: a client turn can be excluded, and the conversation shows it.
+    return curation.turn_states(store, [t.id for t in turns if t.role is not Role.OTHER], rater=rater)
 
 
 def load_conversation(
@@ -139,6 +162,7 @@ def load_turn_detail(*, parent: QWidget | None, turn_id: TurnId, rater: str) -> 
             turn=transcript_store.get_turn(store, turn_id),
             state=curation.turn_state(store, turn_id, rater=rater),
             history=list(curation.history(store, turn_id)),
+            spans=tuple(curation.redacted_spans(store, [turn_id])),
         )
 
     return QueryOp(parent, op)

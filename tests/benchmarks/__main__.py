@@ -1,29 +1,79 @@
-"""``make bench``: run every benchmark module in this folder and print its figures.
+"""``make bench``: every benchmark, each in a fresh process, then one table.
 
-Benchmarks are never collected by ``make test``; each ``bench_*.py`` has a
-``main()`` that prints its own figures.
+``python -m tests.benchmarks [name ...]`` runs the modules whose names
+contain one of the words (all when none). Each module prints its details as
+it goes and returns ``Row``s (``tests/benchmarks/common.py``): figure, its
+physical floor measured in the same run, the ratio, the target. The runner
+prints them as one table and exits 1 when any target is missed or a module
+fails. ``ATTUNE_BENCH_TURNS`` scales the corpora down for a quick run.
+
+Benchmarks are never collected by ``make test``.
 """
 
 from __future__ import annotations
 
-import importlib
+import os
 import pkgutil
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+
+from tests.benchmarks.common import N_TURNS, Row, format_table, rows_from_json
+
+# Run order; add a new benchmark module here (one line). Modules named
+# bench_* that are missing from the list still run, after these.
+BENCHES = [
+    "bench_import",
+    "bench_furniture",
+    "bench_startup",
+    "bench_gui",
+    "bench_decisions",
+    "bench_dataset",
+    "bench_evaluation",
+]
+
+
+def _modules() -> list[str]:
+    here = Path(__file__).parent
+    found = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
+    return [n for n in BENCHES if n in found] + [n for n in found if n not in BENCHES]
 
 
 def main() -> int:
-    here = Path(__file__).parent
-    names = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
     wanted = sys.argv[1:]
-    failed = 0
+    names = [n for n in _modules() if not wanted or any(w in n for w in wanted)]
+    table: list[tuple[str, Row]] = []
+    failed: list[str] = []
+    t_all = time.perf_counter()
     for name in names:
-        if wanted and not any(w in name for w in wanted):
-            continue
-        print(f"== {name}", flush=True)
-        rc = importlib.import_module(f"tests.benchmarks.{name}").main()
-        failed += bool(rc)
-    return 1 if failed else 0
+        print(f"== {name} ({N_TURNS:,} turns)", flush=True)
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+            rows_file = f.name
+        try:
+            env = dict(os.environ, ATTUNE_BENCH_ROWS=rows_file, QT_QPA_PLATFORM="offscreen")
+            # A fresh process per module: its memory high-water mark is its own.
+            rc = subprocess.call([sys.executable, "-m", f"tests.benchmarks.{name}"], env=env)
+            text = Path(rows_file).read_text(encoding="utf-8")
+        finally:
+            Path(rows_file).unlink(missing_ok=True)
+        rows = rows_from_json(text) if text.strip() else []
+        if rc != 0 or not rows:
+            failed.append(f"{name} (exit {rc}{', no figures' if not rows else ''})")
+        table.extend((name.removeprefix("bench_"), r) for r in rows)
+    print(f"\n== summary ({N_TURNS:,} turns, {time.perf_counter() - t_all:.0f} s)")
+    named = [Row(f"{area}: {r.figure}", r.value, r.unit, r.floor, r.target, r.ratio_target, r.note)
+             for area, r in table]
+    print(format_table(named))
+    missed = [r.figure for r in named if not r.ok]
+    if failed:
+        print(f"FAILED: {'; '.join(failed)}")
+    if missed:
+        print(f"MISSED {len(missed)} target(s): {'; '.join(missed)}")
+    if not failed and not missed:
+        print("every target met")
+    return 1 if failed or missed else 0
 
 
 if __name__ == "__main__":

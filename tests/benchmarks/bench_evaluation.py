@@ -8,7 +8,14 @@ The figures printed:
 - import of each system's 10,000 replies (VADER runs here, once);
 - the first evaluation (references scored and cached; 1000 bootstrap resamples);
 - a later evaluation in a fresh process (features from the store) = the target;
-- the bootstrap share of it.
+- the bootstrap share of it;
+- the bootstrap alone on 100,000 items x 3 systems (synthetic columns shaped
+  as ``evaluate`` builds them).
+
+Targets (issue 12): the warm evaluation of 10,000 items x 3 systems within
+1.2 s of CPU time, the 100,000-item bootstrap within 10 s. No floor: the
+figures are judged against their absolute targets (the bootstrap share is
+printed beside them). Peak memory is this process's own ``VmHWM``.
 
 Synthetic text only (built here with sqlite3 directly for speed).
 """
@@ -16,15 +23,20 @@ Synthetic text only (built here with sqlite3 directly for speed).
 from __future__ import annotations
 
 import json
+import os
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ITEMS = 10_000
+from tests.benchmarks.common import Row, emit, median, peak_mb
+
+ITEMS = int(os.environ.get("ATTUNE_BENCH_ITEMS", "10000"))
 SYSTEMS = {"base": (60, 140), "tuned": (30, 90), "other": (10, 60)}  # reply length ranges (words)
-TARGET_S = 3.0
+TARGET_S = 1.2
+BOOTSTRAP_ITEMS = 100_000
+BOOTSTRAP_S = 10.0
+WARM_RUNS = 3
 
 _WORDS = (
     "I hear you that sounds really hard and I wonder how you are feeling about your mother today "
@@ -88,7 +100,31 @@ def build(home: Path, reply_dir: Path) -> None:
                 f.write(json.dumps({"example_id": eid, "response": _text(rng, low, high)}) + "\n")
 
 
-def main() -> int:
+def _bootstrap_alone(items: int) -> tuple[float, float, float]:
+    """stratified_bootstrap on columns shaped as evaluate's: (CPU s, wall s, peak MB)."""
+    from core.evaluation.stats import RatioColumn, stratified_bootstrap
+
+    rng = random.Random(5)
+    strata = {}
+    per = items // len(_CATEGORIES)
+    for cat in _CATEGORIES:
+        cols = {}
+        for system in SYSTEMS:
+            weights = [int(rng.random() < 0.97) for _ in range(per)]
+            for metric, high in (("len", 120), ("sent", 2_000_000), ("sentences", 9)):
+                cols[f"{system}\x00{metric}"] = RatioColumn(
+                    [rng.randint(0, high) * w for w in weights], weights, 1_000_000 if metric == "sent" else 1)
+        for a, b in (("base", "tuned"), ("base", "other"), ("tuned", "other")):
+            for metric, high in (("len", 120), ("sent", 2_000_000), ("sentences", 9)):
+                cols[f"{a}\x00{b}\x00{metric}"] = RatioColumn(
+                    [rng.randint(-high, high) for _ in range(per)], [1] * per)
+        strata[cat] = cols
+    t0, c0 = time.perf_counter(), time.process_time()
+    stratified_bootstrap(strata, seed=0)
+    return time.process_time() - c0, time.perf_counter() - t0, peak_mb()
+
+
+def main() -> list[Row]:
     from core.evaluation import evaluate, metrics
     from core.evaluation.responses import import_responses
     from core.store import open_store
@@ -108,27 +144,36 @@ def main() -> int:
             evaluate(store, "bench", list(SYSTEMS), seed=0)
             print(f"first evaluation (scores and caches {ITEMS} references): {time.perf_counter() - t0:6.2f} s wall, "
                   f"{time.process_time() - c0:.2f} s CPU")
-        # A later evaluation, as in a new session: nothing in the process cache.
-        metrics.features.cache_clear()
-        with open_store(home) as store:
-            t0, c0 = time.perf_counter(), time.process_time()
-            result = evaluate(store, "bench", list(SYSTEMS), seed=0)
-            warm, warm_cpu = time.perf_counter() - t0, time.process_time() - c0
+        warm, no_boot = [], []
+        for _ in range(WARM_RUNS):
+            # A later evaluation, as in a new session: nothing in the process cache.
             metrics.features.cache_clear()
-            t0, c0 = time.perf_counter(), time.process_time()
-            evaluate(store, "bench", list(SYSTEMS), seed=0, resamples=1)
-            no_boot, no_boot_cpu = time.perf_counter() - t0, time.process_time() - c0
-        # CPU time is what the code costs; wall time also counts other processes
-        # competing for the cores, so both are printed and the target is judged on CPU.
-        ok = warm_cpu <= TARGET_S
-        print(f"evaluation, {ITEMS} items x {len(SYSTEMS)} systems, features cached: {warm:6.2f} s wall, "
-              f"{warm_cpu:.2f} s CPU (target {TARGET_S:.0f} s: {'met' if ok else 'MISSED'})")
-        print(f"  of which bootstrap (1000 resamples, every category, 3 pairs): {warm - no_boot:6.2f} s wall, "
-              f"{warm_cpu - no_boot_cpu:.2f} s CPU")
+            with open_store(home) as store:
+                t0, c0 = time.perf_counter(), time.process_time()
+                result = evaluate(store, "bench", list(SYSTEMS), seed=0)
+                warm.append((time.process_time() - c0, time.perf_counter() - t0))
+                metrics.features.cache_clear()
+                t0, c0 = time.perf_counter(), time.process_time()
+                evaluate(store, "bench", list(SYSTEMS), seed=0, resamples=1)
+                no_boot.append((time.process_time() - c0, time.perf_counter() - t0))
+        warm_cpu, warm_wall = median([c for c, _ in warm]), median([w for _, w in warm])
+        boot_cpu = warm_cpu - median([c for c, _ in no_boot])
+        print(f"evaluation, {ITEMS} items x {len(SYSTEMS)} systems, features cached: {warm_wall:6.2f} s wall, "
+              f"{warm_cpu:.2f} s CPU (median of {WARM_RUNS}); of which bootstrap (1000 resamples, every "
+              f"category, 3 pairs) {boot_cpu:.2f} s CPU")
         print("  overall: " + ", ".join(
             f"{s} {result.overall.systems[s].avg_length_diff:.2f} words" for s in SYSTEMS))
-    return 0 if ok else 1
+    eval_peak = peak_mb()
+    b_cpu, b_wall, b_peak = _bootstrap_alone(BOOTSTRAP_ITEMS)
+    print(f"bootstrap alone, {BOOTSTRAP_ITEMS:,} items x {len(SYSTEMS)} systems: {b_cpu:.2f} s CPU, {b_wall:.2f} s wall, "
+          f"process peak {b_peak:.0f} MB")
+    return [
+        Row(f"evaluate {ITEMS:,} items x 3 systems, warm (CPU)", warm_cpu, "s", target=TARGET_S),
+        Row("  of which the bootstrap (CPU)", boot_cpu, "s"),
+        Row(f"bootstrap alone, {BOOTSTRAP_ITEMS:,} items x 3 systems (CPU)", b_cpu, "s", target=BOOTSTRAP_S),
+        Row("evaluation process peak memory (VmHWM)", eval_peak, "MB"),
+    ]
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    emit(main())

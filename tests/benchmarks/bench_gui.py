@@ -1,23 +1,31 @@
-"""The real main window on a 1,000,000-turn workspace (issue 3 targets).
+"""The real main window on a 1,000,000-turn workspace (issue 3 and 12 targets).
 
-``python -m tests.benchmarks gui``. The window runs in a child process so its
-peak memory (ru_maxrss) is measured alone. Figures, each against its target:
+``python -m tests.benchmarks gui``. Every figure comes from a fresh child
+process (its own memory high-water mark, ``VmHWM``):
 
-- start: from before PySide6 is imported to the window shown with the first
-  transcript's turns on screen and the decision panel filled (1.5 s);
+- start: from the moment the parent spawns ``python`` (interpreter start,
+  imports, opening the store, first reads) to the first frame painted with
+  the first transcript's turns and the decision panel filled; the median of
+  several warm starts (the file in the OS cache, as on a second launch),
+  beside the floor: the same interpreter showing and painting a bare
+  ``QWidget``. Judged on wall time: the start overlaps the integrity check
+  on a second thread, so CPU time would count both.
 - switching transcript (Shift+J) until its turns are painted (50 ms);
 - a search over every turn until the hits are listed (100 ms);
 - key press to committed decision: the key event until the operation's
   success arrives on the GUI thread after COMMIT (10 ms at p95), for presses
   made once the screen has settled; back-to-back presses are printed too;
-- peak memory of the whole GUI process (400 MB).
+- peak memory of the GUI process (400 MB).
+
+A step that never finishes fails with the step's name after 60 s; a child
+that fails is run once more (and the failure printed), so one lost wake-up
+on a loaded machine does not void the run.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -25,12 +33,15 @@ import tempfile
 import time
 from pathlib import Path
 
-N_TURNS = 1_000_000
-START_MS = 1500.0
+from tests.benchmarks.common import FULL_SCALE, N_TURNS, Row, emit, median, peak_mb
+
+START_S = 0.75 if FULL_SCALE else None  # issue 12: first paint ≤ 0.75 s warm at 1M turns
+START_RUNS = 5
 SWITCH_MS = 50.0
 SEARCH_MS = 100.0
 DECISION_P95_MS = 10.0
 PEAK_MB = 400.0
+STEP_TIMEOUT_S = 60.0
 RATER = "bench-gui"
 SEARCHES = ["feel", "sleep anxious", "work", "drinking alcohol", "you know", "motiv", "zzzqx"]
 
@@ -40,42 +51,116 @@ def _p95(xs: list[float]) -> float:
     return xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
 
 
+def _wait_until(check, timeout: float = STEP_TIMEOUT_S, what: str = "step") -> None:
+    """Wait inside a real event loop, as the app does: exec() releases the GIL
+    while idle, a processEvents() spin would starve the database thread."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if check():
+        return
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(1)
+    poll.timeout.connect(lambda: loop.quit() if check() else None)
+    deadline = QTimer()
+    deadline.setSingleShot(True)
+    deadline.timeout.connect(loop.quit)
+    poll.start()
+    deadline.start(int(timeout * 1000))
+    loop.exec()
+    poll.stop()
+    deadline.stop()
+    if not check():
+        raise TimeoutError(f"benchmark step timed out after {timeout:.0f} s: {what}{_state()}")
+
+
+_STATE: list = []  # the page, once a child has one: its state goes into a timeout's message
+
+
+def _state() -> str:
+    if not _STATE:
+        return ""
+    page = _STATE[0]
+    detail = page.panel.detail
+    current = page.current_turn()
+    return (f" (current turn {current.id if current else None}, panel shows "
+            f"{detail.turn.id if detail else None}, loading {page._loading!r})")
+
+
+# Start-up: one child per start ##############################################
+
+
+def child_start(workspace: str) -> int:
+    """Open the window, paint its first full frame, print the wall clock at that moment."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.app import create_main_window
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    win = create_main_window(home=workspace)
+    win.show()
+    page = win.curation
+    _wait_until(lambda: page.current_turn() is not None and page.panel.detail is not None
+                and page.order is not None and page.transcripts.model.rowCount() > 0, what="first reads")
+    app.processEvents()
+    win.repaint()  # paint the whole window synchronously: the first frame with content
+    painted = time.time()
+    win.close()
+    win.taskman.shutdown()
+    print(json.dumps({"painted": painted, "cpu": time.process_time(), "peak_mb": peak_mb()}))
+    return 0
+
+
+def child_floor() -> int:
+    """The floor: the same interpreter, Qt loaded, one bare widget shown and painted."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    label = QLabel("Attune")
+    label.resize(1200, 800)
+    label.show()
+    app.processEvents()
+    label.repaint()
+    painted = time.time()
+    print(json.dumps({"painted": painted, "cpu": time.process_time(), "peak_mb": peak_mb()}))
+    return 0
+
+
+def _spawn(*args: str) -> dict:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    t_spawn = time.time()
+    proc = subprocess.run([sys.executable, "-m", "tests.benchmarks.bench_gui", *args],
+                          capture_output=True, text=True, env=env, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench_gui {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    if "painted" in data:
+        data["start_s"] = data["painted"] - t_spawn
+    return data
+
+
 # The child: one GUI process ################################################
 
 
 def child(workspace: str) -> int:
+    """The interaction figures, in one GUI process."""
     t_start = time.perf_counter()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
     from desktop.app import create_main_window
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-
-    def wait_until(check, timeout: float = 10.0) -> None:
-        # Wait inside a real event loop, as the app does: exec() releases the
-        # GIL while idle, a processEvents() spin would starve the database thread.
-        if check():
-            return
-        loop = QEventLoop()
-        poll = QTimer()
-        poll.setInterval(1)
-        poll.timeout.connect(lambda: loop.quit() if check() else None)
-        deadline = QTimer()
-        deadline.setSingleShot(True)
-        deadline.timeout.connect(loop.quit)
-        poll.start()
-        deadline.start(int(timeout * 1000))
-        loop.exec()
-        poll.stop()
-        if not check():
-            raise TimeoutError("benchmark step timed out")
+    wait_until = _wait_until
 
     win = create_main_window(home=workspace)
     win.show()
     page = win.curation
+    _STATE.append(page)
     wait_until(lambda: page.current_turn() is not None and page.panel.detail is not None and page.order is not None)
     wait_until(lambda: page.transcripts.model.rowCount() > 0)
     app.processEvents()
@@ -135,7 +220,8 @@ def child(workspace: str) -> int:
     win.bus.operation_did_execute.connect(lambda changes, initiator: done.append(time.perf_counter()))
     keys = [Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_4, Qt.Key.Key_5, Qt.Key.Key_I]
     for i in range(300):
-        wait_until(lambda: page.panel.detail is not None and page.panel.detail.turn.id == page.current_turn().id)
+        wait_until(lambda: page.panel.detail is not None and page.panel.detail.turn.id == page.current_turn().id,
+                   what=f"decision panel of the current turn, press {i}")
         if i % 2:
             # Every other press comes once the screen has settled (a curator
             # reads the turn first); the rest come back-to-back, behind the
@@ -185,6 +271,7 @@ def child(workspace: str) -> int:
                 "refresh": refresh,
                 "core_only": core_only,
                 "in_core": in_core,
+                "peak_mb": peak_mb(),
             }
         )
     )
@@ -212,7 +299,7 @@ def _prepare(tmp: Path) -> Path:
 
 
 def _open_ms(ws: Path) -> float:
-    """Opening the store alone: the integrity check dominates on a large file."""
+    """Opening the store alone, with its integrity check (what the start no longer waits for)."""
     from core.store import open_store
 
     t0 = time.perf_counter()
@@ -220,37 +307,29 @@ def _open_ms(ws: Path) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def main() -> int:
+def _with_retry(*args: str) -> dict:
+    try:
+        return _spawn(*args)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"  a GUI child failed; running it once more. The failure:\n{str(exc)[-1500:]}", flush=True)
+        return _spawn(*args)
+
+
+def main() -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="attune-bench-gui-") as tmp:
         ws = _prepare(Path(tmp))
         open_ms = _open_ms(ws)
-        env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-        proc = subprocess.run(
-            [sys.executable, "-m", "tests.benchmarks.bench_gui", "--child", str(ws)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=600,
-        )
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    if proc.returncode != 0:
-        print(proc.stdout[-2000:], proc.stderr[-4000:], sep="\n")
-        return 1
-    data = json.loads(proc.stdout.strip().splitlines()[-1])
+        _with_retry("--start", str(ws))  # warm-up: the file and the libraries in the OS cache
+        _with_retry("--floor")
+        starts, floors = [], []
+        for _ in range(START_RUNS):
+            starts.append(_with_retry("--start", str(ws)))
+            floors.append(_with_retry("--floor"))
+        data = _with_retry("--child", str(ws))
     switch, search, committed, refresh = data["switch"], data["search"], data["committed"], data["refresh"]
-    rows = [
-        ("window shown and usable", data["start_ms"], START_MS, "ms"),
-        ("switch transcript (Shift+J), p95", _p95(switch), SWITCH_MS, "ms"),
-        ("search over all turns, max", max(search), SEARCH_MS, "ms"),
-        ("key press to committed decision, p95", _p95(committed[1::2]), DECISION_P95_MS, "ms"),
-        ("peak memory of the GUI process", peak_mb, PEAK_MB, "MB"),
-    ]
     print(f"workspace: {data['transcripts']:,} transcripts, {data['eligible']:,} eligible turns (≥ 50 words)")
-    failed = 0
-    for label, value, target, unit in rows:
-        ok = value <= target
-        failed += not ok
-        print(f"{label:40s} {value:8.1f} {unit}  (target {target:g} {unit}) {'ok' if ok else 'OVER'}")
+    print(f"  starts (s, wall from spawn to first painted frame): {[round(x['start_s'], 3) for x in starts]}; "
+          f"CPU {[round(x['cpu'], 2) for x in starts]}; bare Qt window {[round(x['start_s'], 3) for x in floors]}")
     print(
         f"  switch median {statistics.median(switch):.1f} ms; search median {statistics.median(search):.1f} ms; "
         f"decision median {statistics.median(committed):.1f} ms, max {max(committed):.1f} ms (n={len(committed)}); "
@@ -268,14 +347,28 @@ def main() -> int:
         f"median {statistics.median(overhead):.1f} ms"
     )
     print(
-        f"  for comparison: opening the store alone {open_ms:.0f} ms of the start (PRAGMA quick_check); "
+        f"  for comparison: open_store with its integrity check {open_ms:.0f} ms (not on the start path); "
         f"core decision call alone p95 {_p95(core_only):.1f} ms, median {statistics.median(core_only):.1f} ms "
         "(COMMIT with fsync, synchronous=FULL)"
     )
-    return 1 if failed else 0
+    return [
+        Row("first painted frame from process start, warm, median (wall)", median([x["start_s"] for x in starts]),
+            "s", floor=median([x["start_s"] for x in floors]), target=START_S),
+        Row("start-up peak memory (VmHWM)", max(x["peak_mb"] for x in starts), "MB",
+            floor=max(x["peak_mb"] for x in floors), target=PEAK_MB),
+        Row("switch transcript (Shift+J), p95", _p95(switch), "ms", target=SWITCH_MS),
+        Row("search over all turns, max", max(search), "ms", target=SEARCH_MS),
+        Row("key press to committed decision, p95", _p95(committed[1::2]), "ms",
+            floor=median(core_only), target=DECISION_P95_MS),
+        Row("GUI session peak memory (VmHWM)", data["peak_mb"], "MB", target=PEAK_MB),
+    ]
 
 
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "--child":
         sys.exit(child(sys.argv[2]))
-    sys.exit(main())
+    if len(sys.argv) >= 3 and sys.argv[1] == "--start":
+        sys.exit(child_start(sys.argv[2]))
+    if len(sys.argv) >= 2 and sys.argv[1] == "--floor":
+        sys.exit(child_floor())
+    emit(main())

@@ -17,7 +17,6 @@ from core.cleaning import (
     strip_dates,
     strip_page_markers,
     strip_parenthetical_notes,
-    strip_running_heads,
     strip_timestamps,
 )
 
@@ -179,28 +178,6 @@ def test_page_markers_go_with_their_blank_lines(marker: str) -> None:
 def test_page_words_in_speech_stay() -> None:
     text = "I read page 3 of the booklet.\nIt was 3 of 12 items."
     assert strip_page_markers(text) == text
-
-
-# strip_running_heads ##########################################################
-
-
-def test_running_title_lines_are_dropped() -> None:
-    doc = "CLIENT: one\nSmith session 4\nCLIENT: two\nSmith session 4\n"
-    # the blank line after a dropped head goes with it (a page break is not a paragraph)
-    assert strip_running_heads(doc, "Smith session 4") == "CLIENT: one\nCLIENT: two"
-
-
-def test_repeated_numbered_heads_are_dropped_only_around_pages() -> None:
-    doc = "\n".join(
-        f"Smith - confidential - {n}\nPage {n} of 3\nCLIENT: part {n}" for n in (1, 2, 3)
-    )
-    out = strip_running_heads(doc)
-    assert "confidential" not in out
-    assert [line for line in out.split("\n") if line.startswith("CLIENT")] == [
-        "CLIENT: part 1", "CLIENT: part 2", "CLIENT: part 3"
-    ]
-    no_pages = "I said 3 things\nI said 3 things\nI said 3 things"
-    assert strip_running_heads(no_pages) == no_pages
 
 
 # normalise_whitespace #########################################################

@@ -107,6 +107,7 @@ def test_home_option_beats_the_environment(
 ) -> None:
     env_home, opt_home = tmp_path / "env-home", tmp_path / "opt-home"
     monkeypatch.setenv(HOME_ENV, str(env_home))
+    assert main(["--home", str(opt_home), "init"]) == EXIT_OK  # only init/import create one
     assert main(["--home", str(opt_home), "stats"]) == EXIT_OK
     assert (opt_home / DB_FILENAME).exists()
     assert not env_home.exists()
@@ -115,6 +116,7 @@ def test_home_option_beats_the_environment(
 def test_environment_is_used_without_home_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env_home = tmp_path / "env-home"
     monkeypatch.setenv(HOME_ENV, str(env_home))
+    assert main(["init"]) == EXIT_OK
     assert main(["stats"]) == EXIT_OK
     assert (env_home / DB_FILENAME).exists()
 
@@ -125,6 +127,8 @@ def test_home_and_environment_in_a_real_process(tmp_path: Path) -> None:
     env = {**os.environ, HOME_ENV: str(env_home)}
     for argv, expected in ([["--home", str(opt_home), "stats", "--json"], opt_home],
                            [["stats", "--json"], env_home]):
+        init = [*argv[:-2], "init"]  # only init/import create a workspace
+        assert subprocess.run([str(ATTUNE), *init], env=env, capture_output=True, timeout=60).returncode == 0
         result = subprocess.run([str(ATTUNE), *argv], env=env, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["transcripts"] == 0

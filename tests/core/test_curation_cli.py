@@ -64,6 +64,7 @@ def test_decisions_table_has_a_header_and_one_line_per_row(workspace, capsys) ->
 
 
 def test_decisions_on_an_empty_workspace(workspace, capsys) -> None:
+    open_store(workspace).close()
     assert main(["--home", str(workspace), "decisions"]) == 0
     assert "(no decisions yet)" in capsys.readouterr().out
     assert main(["--home", str(workspace), "decisions", "--json"]) == 0
@@ -71,6 +72,7 @@ def test_decisions_on_an_empty_workspace(workspace, capsys) -> None:
 
 
 def test_rater_shows_and_saves_the_current_rater(workspace, capsys) -> None:
+    open_store(workspace).close()
     assert main(["--home", str(workspace), "rater", "Dr Lee"]) == 0
     capsys.readouterr()
     assert main(["--home", str(workspace), "rater"]) == 0

@@ -14,6 +14,7 @@ from core import curation
 from core.datasets import DatasetRules, LeakageError, build_dataset, preview
 from core.datasets import builder as builder_module
 from core.datasets.builder import stored_examples
+from core.datasets.items import eval_items
 from core.datasets.leakage import LeakageItem, find_leaks, normalise
 from core.datasets.splits import Assignment
 from core.datasets.targets import _last_messages, merge_turns, trim_context
@@ -210,17 +211,29 @@ def test_frozen_test_split_survives_new_curation_decisions(populated: Store) -> 
     frozen = ds_store.examples_of(populated, first.id, "test")
     assert frozen and first.test_frozen
     # New decisions touching the frozen items and everything else, and new material.
-    curation.exclude(populated, [frozen[0].turn_id], rater="r1", reason=ExcludeReason.CLINICAL)
+    curation.include(populated, [frozen[0].turn_id], rater="r1")
     train_rows = ds_store.examples_of(populated, first.id, "train")
     curation.exclude(populated, [r.turn_id for r in train_rows[:5]], rater="r1", reason=ExcludeReason.OTHER)
     populate(populated, n_sessions=20, seed=99)
+    # ... except an exclusion, which holds everywhere: that item leaves the frozen split
+    curation.exclude(populated, [frozen[1].turn_id], rater="r2", reason=ExcludeReason.CLINICAL)
+    kept = [r for r in frozen if r.turn_id != frozen[1].turn_id]
 
     second = build_dataset(populated, "second", DatasetRules(seed=11, split=(70, 20, 10)))
     test2 = ds_store.examples_of(populated, second.id, "test")
-    assert [(r.turn_id, r.context_turn_ids, r.category) for r in sorted(test2, key=lambda r: r.turn_id)] == [
-        (r.turn_id, r.context_turn_ids, r.category) for r in sorted(frozen, key=lambda r: r.turn_id)
-    ]
-    assert {r.example_id for r in test2}.isdisjoint({r.example_id for r in frozen})
+    gone = frozen[1].turn_id
+    by_turn = {r.turn_id: r for r in test2}
+    assert sorted(by_turn) == sorted(r.turn_id for r in kept)
+    for r in kept:
+        now = by_turn[r.turn_id]
+        assert now.category == r.category
+        if gone in r.context_turn_ids:  # a context that held the excluded turn starts after it
+            after = r.context_turn_ids[r.context_turn_ids.index(gone) + 1:]
+            assert now.context_turn_ids and set(now.context_turn_ids) <= set(after)
+        else:
+            assert now.context_turn_ids == r.context_turn_ids
+    # the frozen items keep their ids, so replies imported for them still match
+    assert {r.example_id for r in test2} == {r.example_id for r in kept}
     assert second.test_from == first.id
     frozen_transcripts = {r.transcript_id for r in frozen}
     frozen_clients = {transcript_store.get_transcript(populated, t).client_key for t in frozen_transcripts} - {None}
@@ -230,7 +243,7 @@ def test_frozen_test_split_survives_new_curation_decisions(populated: Store) -> 
         assert row.transcript_id not in frozen_transcripts
         assert transcript_store.get_transcript(populated, row.transcript_id).client_key not in frozen_clients
     assert second.counts["removed"]["frozen_test_holdout"] > 0
-    # only frozen[0] has a decision among the second dataset's examples (it stays, excluded or not)
+    # only frozen[0] has a decision among the second dataset's examples (it stays: it was included)
     assert second.counts["unreviewed_targets"] == len(ds_store.examples_of(populated, second.id)) - 1
     # the newly excluded training turns are gone from the new dataset
     assert not {r.turn_id for r in train_rows[:5]} & {r.turn_id for r in ds_store.examples_of(populated, second.id)}
@@ -342,7 +355,7 @@ def test_rules_are_stored_and_round_trip(populated: Store) -> None:
 
 def test_eval_items_give_merged_alternating_contexts(populated: Store) -> None:
     record = build_dataset(populated, "d", DatasetRules())
-    items = ds_store.eval_items(populated, record.id)
+    items = eval_items(populated, record.id)
     rows = ds_store.examples_of(populated, record.id, "test")
     assert len(items) == len(rows) > 0
     for item in items:
@@ -368,7 +381,7 @@ def test_context_rules_hold_for_any_speaker_sequence(turns, k, budget) -> None:
     rules = DatasetRules(context_turns=k, context_chars=budget)
     full = trim_context(merge_turns(raw), rules)
     # reading backwards gives the same messages as merging everything
-    assert _last_messages(raw, 0, len(raw), k) == merge_turns(raw)[-k:]
+    assert _last_messages(raw, 0, len(raw), k)[0] == merge_turns(raw)[-k:]
     last_speaker = next((r for _, r, _, _ in reversed(raw) if r != "other"), None)
     if last_speaker != "client":
         assert full is None

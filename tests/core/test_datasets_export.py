@@ -60,11 +60,17 @@ def check_vertex(obj: dict) -> list[str]:
     return roles
 
 
-def check_messages(messages: list, *, ends_with_assistant: bool) -> list[str]:
+def check_messages(messages: list, *, ends_with_assistant: bool, weights: bool = False) -> list[str]:
+    """Chat messages; with ``weights`` (OpenAI training), every assistant message carries
+    ``weight``: 0 on all but the last, 1 on the last (the target)."""
     assert isinstance(messages, list) and messages
     roles = []
     for i, m in enumerate(messages):
-        assert set(m) == {"role", "content"}, m
+        if weights and m["role"] == "assistant":
+            assert set(m) == {"role", "content", "weight"}, m
+            assert m["weight"] == (1 if i == len(messages) - 1 else 0), m
+        else:
+            assert set(m) == {"role", "content"}, m
         assert isinstance(m["content"], str) and m["content"].strip()
         assert m["role"] in ("system", "user", "assistant")
         assert m["role"] != "system" or i == 0
@@ -76,19 +82,29 @@ def check_messages(messages: list, *, ends_with_assistant: bool) -> list[str]:
     return roles
 
 
-def check_folder(folder: Path) -> dict[str, list[dict]]:
+def check_prompt_completion(obj: dict) -> None:
+    """TRL's conversational prompt-completion form: the completion is the one assistant reply."""
+    assert set(obj) == {"prompt", "completion"}
+    check_messages(obj["prompt"], ends_with_assistant=False)
+    assert len(obj["completion"]) == 1 and set(obj["completion"][0]) == {"role", "content"}
+    assert obj["completion"][0]["role"] == "assistant" and obj["completion"][0]["content"].strip()
+
+
+def check_folder(folder: Path, vertex_form: str = "transcript") -> dict[str, list[dict]]:
     assert sorted(p.name for p in folder.iterdir()) == sorted(ALL_FILES)
     out = {name: read_jsonl(folder / name) for name in EXAMPLE_FILES}
     for split in ("train", "validation"):
         for obj in out[f"vertex_{split}.jsonl"]:
-            check_vertex(obj)
-        for prefix in ("openai", "hf"):
-            for obj in out[f"{prefix}_{split}.jsonl"]:
-                assert set(obj) == {"messages"}
-                check_messages(obj["messages"], ends_with_assistant=True)
+            roles = check_vertex(obj)
+            if vertex_form == "transcript":
+                assert roles == ["user", "model"]  # the context is one labelled transcript
+        for obj in out[f"openai_{split}.jsonl"]:
+            assert set(obj) == {"messages"}
+            check_messages(obj["messages"], ends_with_assistant=True, weights=True)
+        for obj in out[f"hf_{split}.jsonl"]:
+            check_prompt_completion(obj)
     for obj in out["hf_test.jsonl"]:
-        assert set(obj) == {"messages"}
-        check_messages(obj["messages"], ends_with_assistant=True)
+        check_prompt_completion(obj)
     for obj in out["test.jsonl"]:
         assert set(obj) == {"example_id", "category", "client_names", "messages", "reference", "transcript_id", "turn_id"}
         check_messages(obj["messages"], ends_with_assistant=False)
@@ -106,7 +122,7 @@ def test_every_exported_line_is_valid_and_matches_the_store(populated: Store, tm
     out = check_folder(tmp_path / "out")
     rows = {r.example_id: r for r in ds_store.examples_of(populated, record.id)}
     manifest = out["manifest.jsonl"]
-    assert [m["example_id"] for m in manifest] == sorted(rows)
+    assert sorted(m["example_id"] for m in manifest) == sorted(rows)  # lines in the seeded order
     for m in manifest:
         row = rows[m["example_id"]]
         assert (m["split"], m["turn_id"], m["transcript_id"], m["category"], m["target_words"]) == (
@@ -217,14 +233,22 @@ def test_over_long_examples_are_dropped_or_flagged(store: Store) -> None:
 def test_fast_lines_equal_the_documented_shapes() -> None:
     ctx = (Message("client", 'Quote " and \\ and é and \n newline', (TurnId(1),)),
            Message("therapist", "Tab\there", (TurnId(2),)), Message("client", "Emoji 🙂", (TurnId(3),)))
+    target = "Target \u2028 text"
     for system in ("Be kind.", ""):
-        vertex, chat = formats.example_lines(system, ctx, "Target \u2028 text")
-        assert vertex == formats.dumps_line(formats.vertex_example(system, ctx, "Target \u2028 text"))
-        assert chat == formats.dumps_line(formats.openai_example(system, ctx, "Target \u2028 text"))
-        assert chat == formats.dumps_line(formats.hf_example(system, ctx, "Target \u2028 text"))
+        for form in formats.VERTEX_FORMS:
+            vertex, openai, hf = formats.example_lines(system, ctx, target, vertex_form=form)
+            assert vertex == formats.dumps_line(formats.vertex_example(system, ctx, target, form))
+            assert openai == formats.dumps_line(formats.openai_example(system, ctx, target))
+            assert hf == formats.dumps_line(formats.hf_example(system, ctx, target))
+            # and with the shared escape cache the export uses
+            assert (vertex, openai, hf) == formats.example_lines(system, ctx, target, formats.encoder_cache(), form)
+    transcript = json.loads(formats.example_lines("", ctx, target)[0])["contents"][0]["parts"][0]["text"]
+    assert transcript == 'Client: Quote " and \\ and é and \n newline\n\nTherapist: Tab\there\n\nClient: Emoji 🙂'
     lone = (Message("client", "bad \ud800 surrogate", (TurnId(1),)),)
-    vertex, chat = formats.example_lines("", lone, "ok")
+    vertex, openai, hf = formats.example_lines("", lone, "ok", vertex_form="multi_turn")
     assert json.loads(vertex)["contents"][0]["parts"][0]["text"] == "bad \ud800 surrogate"
+    vertex, openai, hf = formats.example_lines("", lone, "ok")
+    assert json.loads(vertex)["contents"][0]["parts"][0]["text"] == "Client: bad \ud800 surrogate"
     manifest = formats.manifest_line(example_id="ex-00000001", split="train", transcript_id=3, turn_id=4,
                                      category="Ängst", target_words=55)
     assert json.loads(manifest) == {"example_id": "ex-00000001", "split": "train", "transcript_id": 3,

@@ -11,6 +11,7 @@ import pytest
 from core.cli import main
 from core.datasets import DatasetRules, build_dataset, export_dataset
 from core.demo import ensure_demo_imported
+from core.errors import UsageError
 from core.resources import demo_transcripts
 from core.store import open_store
 from core.store import datasets as ds_store
@@ -34,7 +35,8 @@ def test_the_done_when_flow_on_all_of_annomi(tmp_path: Path, capsys: pytest.Capt
         # every 50+-word therapist turn is either a target or counted as left out, with a reason
         removed = sum(record.counts["removed"].values())
         assert len(rows) + removed == stats.therapist_50_plus == record.counts["candidates"]
-        assert len(rows) > 300  # AnnoMI has ~340 such turns; nearly all answer a client turn
+        # AnnoMI has ~340 such turns; those of its low-quality sessions are left out by default
+        assert len(rows) > 200 and record.counts["removed"]["session rule: mi_quality != low"] > 0
         splits = defaultdict(set)
         for r in rows:
             splits[r.transcript_id].add(r.split)
@@ -62,8 +64,12 @@ def test_demonstration_transcripts_build_and_export(tmp_path: Path) -> None:
         total = transcript_store.stats(store).therapist_50_plus
         if total == 0:
             pytest.skip("the demonstration transcripts have no 50-word therapist turns")
-        # the paper's rule; six one-session clients: a larger test share so each split gets one
-        record = build_dataset(store, "demo", DatasetRules(split=(60, 20, 20)))
+        # demos are tagged and stay out of a default dataset...
+        with pytest.raises(UsageError, match="no therapist turn matches"):
+            build_dataset(store, "default", DatasetRules(split=(60, 20, 20)))
+        # ...unless a visible rule asks for them. The paper's rule; six one-session
+        # clients: a larger test share so each split gets one
+        record = build_dataset(store, "demo", DatasetRules(split=(60, 20, 20), include_demo=True))
         export_dataset(store, "demo", tmp_path / "out")
         rows = ds_store.examples_of(store, record.id)
         assert rows and {r.category for r in rows} <= set(transcript_store.stats(store).by_category)
@@ -81,6 +87,8 @@ def test_cli_usage_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["--home", home, "dataset", "build", "d", "--system-instruction-file", str(missing)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(missing) in err[0]
+    assert main(["--home", home, "init"]) == 0  # other commands never create a workspace
+    capsys.readouterr()
     assert main(["--home", home, "dataset", "show", "nothing"]) == 1
     assert "no dataset named 'nothing'" in capsys.readouterr().err
     assert main(["--home", home, "dataset", "build", "d"]) == 2  # empty workspace

@@ -98,8 +98,9 @@ def test_golden_json_is_locked_and_agrees_with_the_hand_computation(sample) -> N
         block = golden["overall"] if name == "overall" else golden["categories"][name]
         for system in ("base", "tuned"):
             assert _close(_as_tuple(block, system), expected[system]), (name, system)
-    # ...and the code's full output, intervals and paired tests included, must not drift.
-    assert evaluate(sample, SAMPLE_DATASET, ["base", "tuned"], seed=0).to_json() == golden
+    # ...and the code's full output, intervals and paired tests included, must not drift
+    # (min_items=1: the sample is far below the default minimum, and the golden locks the inference too).
+    assert evaluate(sample, SAMPLE_DATASET, ["base", "tuned"], seed=0, min_items=1).to_json() == golden
 
 
 def test_json_shape_is_exactly_the_documented_one(sample) -> None:
@@ -232,19 +233,25 @@ def _home(store) -> str:
 
 
 def test_cli_evaluate_writes_the_same_json_and_a_report(sample, tmp_path: Path, capsys) -> None:
-    expected = evaluate(sample, SAMPLE_DATASET, ["base", "tuned"], seed=5).to_json()
+    expected = evaluate(sample, SAMPLE_DATASET, ["base", "tuned"], seed=5, min_items=1).to_json()
     home = _home(sample)
     sample.close()
     out_json, rep = tmp_path / "out.json", tmp_path / "rep"
-    rc = main(["--home", home, "evaluate", SAMPLE_DATASET, "--systems", "base,tuned", "--seed", "5",
-               "--json", str(out_json), "--report", str(rep)])
+    args = ["--home", home, "evaluate", SAMPLE_DATASET, "--systems", "base,tuned", "--seed", "5",
+            "--json", str(out_json), "--report", str(rep), "--min-items", "1"]
+    # tuned has no reply for one item: refused, nothing written, unless --allow-missing
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "system 'tuned' has no reply for 1 of 4 test items" in err and "base" not in err.split("\n")[0]
+    assert not out_json.exists() and not rep.exists()
+    rc = main([*args, "--allow-missing"])
     assert rc == 0
     assert json.loads(out_json.read_text(encoding="utf-8")) == expected
     stdout = capsys.readouterr().out
     assert "Avg Length Diff (abs)    3.50 [2.33, 7.00]" in stdout
     assert "Anger (n = 0)" in stdout
     assert sorted(p.name for p in rep.iterdir()) == sorted(
-        ["evaluation.json", "evaluation.md", "evaluation.csv", "evaluation.html"])
+        ["evaluation.json", "evaluation.md", "evaluation.csv", "evaluation.html", "COMPLETE.json"])
     assert json.loads((rep / "evaluation.json").read_text(encoding="utf-8")) == expected
 
 
@@ -339,7 +346,8 @@ def test_cli_json_to_stdout_keeps_tables_on_stderr(sample, capsys) -> None:
     expected = evaluate(sample, SAMPLE_DATASET, ["tuned"]).to_json()
     home = _home(sample)
     sample.close()
-    assert main(["--home", home, "evaluate", SAMPLE_DATASET, "--systems", "tuned", "--json", "-"]) == 0
+    assert main(["--home", home, "evaluate", SAMPLE_DATASET, "--systems", "tuned", "--json", "-",
+                 "--allow-missing"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out) == expected
     assert "Overall (n = 4)" in captured.err

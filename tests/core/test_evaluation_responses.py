@@ -180,3 +180,61 @@ def test_a_generator_stores_replies_with_provenance_through_the_same_checks(data
     with pytest.raises(ValidationError, match=r"reply 2 \(ex-90000001\): 'ex-90000001' is answered twice"):
         save_replies(dataset, "other", [replies[0], replies[0]], kind="base_model", provenance={})
     assert _count(dataset) == 2
+
+
+# Hostile reply files (issue 11) ###############################################
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ('{"example_id": "ex-90000001", "response": ' + "[" * 50_000 + "]" * 50_000 + "}", "nested too deeply"),
+    ('{"example_id": "ex-90000001", "response": "x", "n": ' + "9" * 5000 + "}", "a number with too many digits"),
+    ('{"example_id": "ex-90000001", "response": NaN}', "NaN is not a JSON value"),
+    ('{"example_id": "ex-90000001", "response": "x", "p": 1e999}', "1e999 is out of range"),
+])
+def test_json_python_would_bend_is_a_numbered_problem(dataset, tmp_path: Path, line: str, reason: str) -> None:
+    path = _write(tmp_path, [line])
+    with pytest.raises(ResponsesRejected) as info:
+        import_responses(dataset, "base", path)
+    assert info.value.problems == [f"{path}:1: not valid JSON ({reason})"]
+    assert _count(dataset) == 0
+
+
+def test_lone_surrogates_and_nuls_are_stored_cleanly(dataset, tmp_path: Path) -> None:
+    path = _write(tmp_path, ['{"example_id": "ex-90000001", "response": "A\\u0000B \\udc00C"}'])
+    import_responses(dataset, "base", path)
+    assert dataset.conn.execute("SELECT text FROM responses").fetchone()[0] == "AB \ufffdC"
+
+
+def test_cli_gives_one_line_however_many_problems(dataset, tmp_path: Path, capsys) -> None:
+    home = str(dataset.path.parent)
+    dataset.close()
+    bad = _write(tmp_path, ["{oops"] * 50 + [{"example_id": "nope", "response": "x"}], "many.jsonl")
+    assert main(["--home", home, "responses", "import", "--system", "base", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"attune: {bad}:1: not valid JSON") and "(and 50 more problems)" in err
+
+
+@pytest.mark.parametrize("make", ["fifo", "device"])
+def test_only_regular_files_are_read(dataset, tmp_path: Path, make: str) -> None:
+    import os
+    import signal
+
+    path = tmp_path / "replies.jsonl"
+    if make == "fifo":
+        os.mkfifo(path)  # opening it for reading would block until someone writes
+        reason = "named pipe"
+    else:
+        path.symlink_to("/dev/zero")  # reading it would never end
+        reason = "character device"
+    def hung(*_):  # a regression must fail, not hang the suite
+        raise TimeoutError(f"reading {make} hung")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        with pytest.raises(ValidationError, match=reason):
+            import_responses(dataset, "base", path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

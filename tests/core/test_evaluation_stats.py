@@ -8,7 +8,6 @@ import pytest
 
 from core.evaluation.stats import (
     RatioColumn,
-    draw_indices,
     percentile_interval,
     quantile,
     stratified_bootstrap,
@@ -94,44 +93,105 @@ def test_pooled_interval_is_stratified() -> None:
     assert pooled["m"] == (2.0, 2.0)
 
 
-def test_packed_columns_match_separate_sums() -> None:
-    # Negative values, a scale and shared weights: each column's resampled
-    # estimate must equal the one computed column by column from the same draws.
+def _reference_bootstrap(strata, *, seed: int, resamples: int, chunk_elements: int | None = None):
+    """The bootstrap in plain Python from the same seeded counts: the definition the fast one must equal."""
+    import numpy as np
+
+    from core.evaluation import stats
+
+    if chunk_elements is not None:
+        stats.CHUNK_ELEMENTS, saved = chunk_elements, stats.CHUNK_ELEMENTS
+    try:
+        rng = np.random.default_rng(seed)
+        names = sorted({k for cols in strata.values() for k in cols})
+        scales = {k: col.scale for cols in strata.values() for k, col in cols.items()}
+        per: dict = {}
+        pooled = {k: [[0, 0] for _ in range(resamples)] for k in names}
+        for stratum, cols in strata.items():
+            per[stratum] = {k: [] for k in cols}
+            n = len(next(iter(cols.values())).weights) if cols else 0
+            if n == 0:
+                continue
+            rows = [row for chunk in stats.resample_counts(rng, n, resamples) for row in chunk.tolist()]
+            assert len(rows) == resamples and all(sum(r) == n for r in rows)
+            for b, counts in enumerate(rows):
+                for key, col in cols.items():
+                    v = sum(c * x for c, x in zip(counts, col.values, strict=True))
+                    w = sum(c * x for c, x in zip(counts, col.weights, strict=True))
+                    if w:
+                        per[stratum][key].append(v / w / col.scale)
+                    pooled[key][b][0] += v
+                    pooled[key][b][1] += w
+    finally:
+        if chunk_elements is not None:
+            stats.CHUNK_ELEMENTS = saved
+    intervals = {s: {k: percentile_interval(e) for k, e in cols.items()} for s, cols in per.items()}
+    return intervals, {
+        k: percentile_interval([v / w / scales[k] for v, w in pooled[k] if w]) for k in names
+    }
+
+
+def test_bootstrap_equals_the_plain_python_reference() -> None:
+    # Negative values (paired differences), a scale, shared and separate weights,
+    # an empty stratum and one of a single item.
     import random as _random
 
-    values_a = [3, -7, 12, 0, 5, -1]
-    values_b = [250_000, 1_000_000, 0, 500_000, 0, 750_000]
-    weights = [1, 1, 1, 0, 1, 1]
-    per, _ = stratified_bootstrap(
-        {"s": {"a": _col(values_a, weights), "b": _col(values_b, weights, 1_000_000)}}, seed=9, resamples=40
-    )
-    rng = _random.Random(9)
-    est_a, est_b = [], []
-    for _ in range(40):
-        idx = draw_indices(rng, 6)
-        w = sum(weights[i] for i in idx)
-        if w:
-            est_a.append(sum(values_a[i] for i in idx) / w)
-            est_b.append(sum(values_b[i] for i in idx) / w / 1_000_000)
-    from core.evaluation.stats import percentile_interval as pi
+    rng = _random.Random(4)
+    strata = {}
+    for s, n in (("a", 37), ("b", 5), ("c", 0), ("d", 1), ("e", 120)):
+        w1 = [1 if rng.random() < 0.8 else 0 for _ in range(n)]
+        w2 = [1 if rng.random() < 0.6 else 0 for _ in range(n)]
+        strata[s] = {
+            "x\x00len": _col([rng.randint(-40, 90) * w for w in w1], w1),
+            "x\x00sent": _col([rng.randint(0, 2_000_000) * w for w in w1], w1, 1_000_000),
+            "y\x00len": _col([rng.randint(0, 60) * w for w in w2], w2),
+            "x\x00y\x00len": _col([rng.randint(-50, 50) * a * b for a, b in zip(w1, w2, strict=True)],
+                                    [a * b for a, b in zip(w1, w2, strict=True)]),
+        }
+    for seed in (0, 7):
+        assert stratified_bootstrap(strata, seed=seed, resamples=200) == _reference_bootstrap(
+            strata, seed=seed, resamples=200
+        )
 
-    assert per["s"]["a"] == pi(est_a)
-    assert per["s"]["b"] == pi(est_b)
+
+def test_bootstrap_in_small_chunks_equals_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.evaluation import stats
+
+    strata = {"s": {"m": _col(list(range(-20, 30)), [int(i % 3 != 0) for i in range(50)])}}
+    monkeypatch.setattr(stats, "CHUNK_ELEMENTS", 120)  # a few resamples per chunk
+    assert stratified_bootstrap(strata, seed=3, resamples=101) == _reference_bootstrap(
+        strata, seed=3, resamples=101, chunk_elements=120
+    )
+
+
+def test_bootstrap_rejects_fractional_values_and_ragged_columns() -> None:
     with pytest.raises(TypeError):
         stratified_bootstrap({"s": {"m": RatioColumn([0.5], [1])}}, seed=0, resamples=1)
+    with pytest.raises(ValueError):
+        stratified_bootstrap({"s": {"a": _col([1, 2]), "b": _col([1])}}, seed=0, resamples=1)
+
+
+def test_bootstrap_reports_progress_up_to_every_resample() -> None:
+    seen: list[int] = []
+    stratified_bootstrap({"a": {"m": _col([1, 2, 3])}, "b": {"m": _col([4, 5])}}, seed=0, resamples=50,
+                         on_resample=seen.append)
+    assert seen == sorted(seen) and seen[-1] == 50
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 1000, 40_000, 70_000])
-def test_draws_are_in_range_and_roughly_uniform(n: int) -> None:
-    import random as _random
+def test_resample_counts_are_uniform_draws_of_n_items(n: int) -> None:
+    import numpy as np
 
-    rng = _random.Random(n)
-    idx = [i for _ in range(max(1, 60_000 // n)) for i in draw_indices(rng, n)]
-    assert min(idx) >= 0 and max(idx) < n
+    from core.evaluation.stats import resample_counts
+
+    resamples = max(1, 60_000 // n)
+    counts = np.concatenate(list(resample_counts(np.random.default_rng(n), n, resamples)))
+    assert counts.shape == (resamples, n)
+    assert (counts.sum(axis=1) == n).all() and counts.min() >= 0
+    per_item = counts.sum(axis=0)
     if n <= 7:
-        counts = [idx.count(k) for k in range(n)]
-        expected = len(idx) / n
-        assert all(abs(c - expected) < 5 * math.sqrt(expected) for c in counts), counts
+        expected = resamples
+        assert all(abs(c - expected) < 5 * math.sqrt(expected) for c in per_item), per_item
     else:
-        halves = sum(1 for i in idx if i < n // 2) / len(idx)
+        halves = per_item[: n // 2].sum() / per_item.sum()
         assert abs(halves - (n // 2) / n) < 0.02

@@ -239,3 +239,38 @@ def test_import_paths_writes_whole_files_or_nothing(tmp_path_factory: pytest.Tem
         run()
     finally:
         store.close()
+
+
+# Decoding: a stray byte never costs the rest of the file (issue 11) ############
+
+_TEXT = st.text(alphabet=st.sampled_from(list("abc XYZ\n.,?'") + list("éàüßçñøΩж中😀")), min_size=1, max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_TEXT, data=st.data())
+def test_stray_bytes_in_utf8_become_replacement_characters_and_nothing_else_changes(text: str, data) -> None:
+    from core.importers.decoding import collect_notes, decode_text
+
+    wide = sum(1 for ch in text if ord(ch) > 0x7F)
+    if not text.strip() or wide == 0:
+        return
+    # At most as many stray bytes as valid multi-byte characters: still a UTF-8 file.
+    n = data.draw(st.integers(1, wide))
+    # Apart (unique spots): two stray bytes side by side can spell a valid character.
+    spots = sorted(data.draw(st.lists(st.integers(0, len(text)), min_size=n, max_size=n, unique=True)))
+    stray = data.draw(st.lists(st.sampled_from([0x80, 0xA9, 0xBF, 0xC3, 0xE2, 0xF0, 0xFF]), min_size=n, max_size=n))
+    raw, expected, last = b"", "", 0
+    for spot, byte in zip(spots, stray, strict=True):
+        raw += text[last:spot].encode() + bytes([byte])
+        expected += text[last:spot] + "\ufffd"
+        last = spot
+    raw += text[last:].encode()
+    expected += text[last:]
+    with collect_notes() as notes:
+        decoded = decode_text(Path("t.txt"), raw)
+    assert decoded == expected
+    assert notes and notes[0].startswith(f"{n} undecodable byte")
+    lines = {text[:spot].count("\n") + 1 for spot in spots}
+    listed = notes[0].split("line")[-1]
+    for line in sorted(lines)[:10]:
+        assert str(line) in listed

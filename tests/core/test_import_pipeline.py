@@ -212,6 +212,99 @@ def test_reimport_of_a_copy_reports_already_imported(
     assert dump(capsys, ws) == before
 
 
+UNTITLED = (
+    "THERAPIST: What would you like to talk about today? It sounds like the week was a\n"
+    "long one, and I’m wondering where you’d like to start.\n"
+    "CLIENT: Café shifts, mostly. [sighs] I haven't slept properly since Sunday.\n"
+    "THERAPIST: Since Sunday. Tell me more about that.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda s: s.encode("utf-8"),
+        lambda s: s.encode("cp1252"),
+        lambda s: s.replace("\n", "\r\n").encode("utf-16"),
+    ],
+    ids=["same-bytes", "cp1252", "utf16-crlf"],
+)
+def test_the_same_session_under_another_name_is_already_imported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], encode
+) -> None:
+    # No title header: the title falls back to the file name, which must not make it new.
+    ws = tmp_path / "ws"
+    first, second = tmp_path / "session-2024-03-05.txt", tmp_path / "copy from the shared drive.txt"
+    first.write_bytes(UNTITLED.encode("utf-8"))
+    second.write_bytes(encode(UNTITLED))
+    assert attune(capsys, ws, "import", first)[0] == 0
+    before = dump(capsys, ws)
+    code, out, _ = attune(capsys, ws, "import", second)
+    assert code == 0
+    assert f"{second}: already imported" in out
+    assert dump(capsys, ws) == before
+
+
+def test_a_pdf_export_of_an_imported_session_is_already_imported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Same words, rewrapped, labelled differently and broken by page furniture.
+    ws = tmp_path / "ws"
+    plain = tmp_path / "plain.txt"
+    plain.write_text(UNTITLED, encoding="utf-8")
+    pdf = tmp_path / "from the PDF.txt"
+    pdf.write_text(
+        "Weekly sessions\n\n"
+        "Therapist: What would you like to talk about today? It sounds like\n"
+        "the week was a long one, and I’m wondering where you’d\n\n"
+        "Printed 03/14/2011 10:42 AM    Page 1 of 2\n\f"
+        "Weekly sessions\n\nlike to start.\n"
+        "Client: Café shifts, mostly. I haven't slept properly since Sunday.\n"
+        "Therapist: Since Sunday. Tell me more about that.\n\n"
+        "Printed 03/14/2011 10:42 AM    Page 2 of 2\n",
+        encoding="utf-8",
+    )
+    assert attune(capsys, ws, "import", plain)[0] == 0
+    code, out, _ = attune(capsys, ws, "import", pdf)
+    assert code == 0
+    assert f"{pdf}: already imported" in out
+    [item] = dump(capsys, ws)
+    assert item["source"] == str(plain)
+
+
+def test_different_sessions_with_one_title_both_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = tmp_path / "ws"
+    for n, said in enumerate(["I slept badly.", "I slept well."]):
+        (tmp_path / f"s{n}.txt").write_text(f"Title: Weekly check-in\nCLIENT: {said}\n", encoding="utf-8")
+    code, out, _ = attune(capsys, ws, "import", tmp_path / "s0.txt", tmp_path / "s1.txt")
+    assert code == 0
+    assert len(dump(capsys, ws)) == 2
+
+
+def test_sessions_stored_under_the_older_hash_are_still_recognised(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.importers import parse_bytes
+    from core.importing import HASH_PREFIX, legacy_content_hash
+    from core.store import open_store
+    from core.store import transcripts as transcript_store
+
+    ws = tmp_path / "ws"
+    path = tmp_path / "old.txt"
+    path.write_text(UNTITLED, encoding="utf-8")
+    [parsed] = parse_bytes(path, path.read_bytes())
+    with open_store(ws) as store:  # as a workspace from before the content hash changed holds it
+        digest = legacy_content_hash(parsed)
+        assert not digest.startswith(HASH_PREFIX)
+        store.conn.execute("BEGIN")
+        transcript_store.insert_transcript(store, parsed, source_path=str(path), content_hash=digest)
+        store.conn.execute("COMMIT")
+    code, out, _ = attune(capsys, ws, "import", path)
+    assert code == 0
+    assert f"{path}: already imported" in out
+    assert len(dump(capsys, ws)) == 1
+
+
 def test_demo_transcripts_import_with_every_category(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

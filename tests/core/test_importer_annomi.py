@@ -46,7 +46,9 @@ ROWS = [
 
 def test_sniffed_by_its_columns() -> None:
     assert detect_format(Path("anything.csv"), csv_bytes(ROWS)) == "annomi"
-    assert detect_format(Path("other.csv"), b"name,text\nA,THERAPIST: hi\n") == "text"
+    # Any other CSV goes to the mapped-CSV importer, which asks for a column mapping.
+    assert detect_format(Path("other.csv"), b"name,text\nA,THERAPIST: hi\n") == "csv"
+    assert detect_format(Path("other.txt"), b"THERAPIST: hi\nCLIENT: hello\n") == "text"
 
 
 def test_one_transcript_per_id_in_utterance_order() -> None:

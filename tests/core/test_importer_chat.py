@@ -127,3 +127,37 @@ def test_bad_json_is_one_line_naming_where(text: str, name: str, reason: str) ->
         parse_bytes(Path(name), text.encode(), format="chat")
     assert reason in err.value.reason
     assert err.value.path == name and "\n" not in str(err.value)
+
+
+# Strict JSON, clean text (issue 11) ############################################
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    ("NaN", "NaN is not valid JSON"),
+    ("Infinity", "Infinity is not valid JSON"),
+    ("-Infinity", "-Infinity is not valid JSON"),
+    ("1e999", "1e999 is out of range"),
+    ("9" * 5000, "a number with too many digits"),
+    ("[" * 50_000 + "]" * 50_000, "nested too deeply"),
+])
+def test_json_that_python_would_bend_is_refused(value: str, reason: str) -> None:
+    doc = '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": ' + value + "}]}"
+    for name, data in (("c.json", doc), ("c.jsonl", doc + "\n")):
+        with pytest.raises(ImportFailed) as info:
+            parse_bytes(Path(name), data.encode())
+        assert reason in info.value.reason and "\n" not in info.value.reason
+        # "nan" as a client's words would be worse than refusing the file.
+        assert "could not be read as" not in info.value.reason
+
+
+def test_nuls_and_lone_surrogates_are_removed_from_every_stored_string() -> None:
+    doc = {"title": "T\u0000itle \udfff", "client_id": "c\u0000 1",
+           "messages": [{"role": "user", "content": "a\u0000b \ud83d"},
+                        {"role": "assistant", "content": [{"type": "text", "text": "ok\u0000"}]}]}
+    [t] = parse_bytes(Path("c.json"), json.dumps(doc).encode())
+    strings = [t.title, t.client_key or "", *(x for turn in t.turns for x in (turn.text, turn.raw_text))]
+    for s in strings:
+        assert "\x00" not in s
+        s.encode("utf-8")  # would raise on a lone surrogate
+    assert t.title == "Title \ufffd"
+    assert t.turns[0].text == "ab \ufffd"

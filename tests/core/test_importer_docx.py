@@ -115,3 +115,55 @@ def test_bad_docx_is_one_clear_line(data: bytes, reason: str) -> None:
 def test_a_zip_that_is_not_a_docx_is_refused_as_such() -> None:
     with pytest.raises(ImportFailed, match="zip archive, not a transcript"):
         parse_bytes(Path("archive.zip"), _zip({"a.txt": b"THERAPIST: hi"}))
+
+
+# Bounded inflation (issue 11: a 4.3 MB zip-bomb .docx took 5.7 GB for 42 s) ####
+
+
+def _with_member(data: bytes, name: str, size: int) -> bytes:
+    """``data`` (a .docx) with member ``name`` replaced by ``size`` bytes of spaces."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED,
+                                                                     compresslevel=1) as dst:
+        for info in src.infolist():
+            if info.filename != name:
+                dst.writestr(info.filename, src.read(info))
+        with dst.open(name, "w", force_zip64=True) as f:
+            chunk = b" " * (1024 * 1024)
+            for _ in range(size // len(chunk)):
+                f.write(chunk)
+    return out.getvalue()
+
+
+def test_a_zip_bomb_is_refused_before_python_docx_inflates_it(monkeypatch) -> None:
+    from core.importers import docx as docx_importer
+
+    monkeypatch.setattr(docx_importer, "MAX_MEMBER_BYTES", 4 * 1024 * 1024)
+    bomb = _with_member(docx_bytes(labelled), "word/media/pad.bin", 6 * 1024 * 1024)
+    assert len(bomb) < 100_000  # the point of a bomb: tiny on disk
+    with pytest.raises(ImportFailed, match=r"'word/media/pad.bin' inflates past 4 MB.*zip bomb"):
+        parse_bytes(Path("bomb.docx"), bomb)
+    # Under the bound, the same document still imports.
+    monkeypatch.setattr(docx_importer, "MAX_MEMBER_BYTES", 8 * 1024 * 1024)
+    assert parse_bytes(Path("ok.docx"), bomb)[0].turns
+
+
+def test_the_total_inflated_size_is_bounded_too(monkeypatch) -> None:
+    from core.importers import docx as docx_importer
+
+    monkeypatch.setattr(docx_importer, "MAX_TOTAL_BYTES", 5 * 1024 * 1024)
+    data = _with_member(_with_member(docx_bytes(labelled), "word/a.bin", 3 * 1024 * 1024), "word/b.bin",
+                        3 * 1024 * 1024)
+    with pytest.raises(ImportFailed, match="zip bomb"):
+        parse_bytes(Path("two.docx"), data)
+
+
+def test_declared_sizes_that_lie_are_not_trusted() -> None:
+    data = bytearray(docx_bytes(labelled))
+    for sig, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # every uncompressed size := 10
+        start = 0
+        while (i := data.find(sig, start)) != -1:
+            data[i + offset : i + offset + 4] = (10).to_bytes(4, "little")
+            start = i + 4
+    with pytest.raises(ImportFailed, match="not a readable .docx file"):
+        parse_bytes(Path("liar.docx"), bytes(data))

@@ -170,3 +170,6 @@ def test_sigkill_never_loses_a_reported_decision(workspace: Path) -> None:
         # Undo still works after the crashes: one step back for the last run.
         rater, reported = runs[-1]
         assert curation.undo(store, rater=rater).value is not None
+    # The figures docs/reliability.md quotes (pytest -s shows them).
+    print(f"kill safety: {RUNS} SIGKILLs, {RUNS} survived, "
+          f"{sum(len(r) for _, r in runs)} reported decisions, 0 lost, integrity_check ok")

@@ -234,7 +234,7 @@ def test_pending_migration_checks_integrity_even_when_told_not_to(tmp_path: Path
 
 def test_missing_workspace_is_not_created_when_asked_not_to(tmp_path: Path) -> None:
     ws = tmp_path / "nowhere"
-    with pytest.raises(WorkspaceError, match="no workspace"):
+    with pytest.raises(WorkspaceError, match="no Attune workspace"):
         open_store(ws, create=False)
     assert not ws.exists()
 
@@ -278,7 +278,7 @@ def test_backup_is_taken_before_pending_migrations_and_opens(tmp_path: Path) -> 
         assert s.conn.execute("SELECT count(*) FROM transcripts").fetchone() == (2,)
 
 
-def test_no_backup_when_nothing_is_pending(tmp_path: Path) -> None:
+def test_the_routine_backup_is_taken_once_a_day_and_only_of_data(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     open_store(ws).close()  # a brand-new workspace has nothing worth backing up
     backup_dir = ws / BACKUP_DIRNAME
@@ -286,7 +286,10 @@ def test_no_backup_when_nothing_is_pending(tmp_path: Path) -> None:
     with open_store(ws) as store, store.transaction() as conn:
         _add_transcript(conn)
     open_store(ws).close()
-    assert not backup_dir.exists() or not list(backup_dir.iterdir())
+    daily = sorted(backup_dir.glob("*-daily.db"))
+    assert len(daily) == 1
+    open_store(ws).close()  # the newest is younger than a day: none more
+    assert sorted(backup_dir.glob("*.db")) == daily
 
 
 def test_every_migration_is_applied_and_recorded(store) -> None:
