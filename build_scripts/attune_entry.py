@@ -1,4 +1,4 @@
-"""Entry point of the frozen (PyInstaller) app; the source tree uses ``core.cli:main``.
+"""Entry point of the frozen (PyInstaller) app; the source tree uses ``cli:main``.
 
 ``freeze_support()`` must run before anything else: a frozen executable that
 starts a ``multiprocessing`` worker re-launches itself, and without this call
@@ -29,6 +29,6 @@ def _arguments() -> list[str]:
 if __name__ == "__main__":
     multiprocessing.freeze_support()
     _prepare_streams()
-    from core.cli import main
+    from cli import main
 
     sys.exit(main(_arguments()))

@@ -30,16 +30,9 @@ from core.store.curation_queries import (
     TranscriptSummary,
     TurnState,
 )
-from core.store.decisions import (
-    DecisionRecord,
-    ExcludeReason,
-    RaterState,
-    RedactionRecord,
-    Span,
-    Status,
-    TurnRef,
-)
-from core.store.transcripts import get_setting, set_setting
+from core.models import DecisionRecord, ExcludeReason, RaterState, RedactionRecord, Status
+from core.store.decisions import Span, TurnRef
+from core.store.settings import get_setting, set_setting
 
 __all__ = [
     "DEFAULT_MIN_WORDS",

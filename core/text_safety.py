@@ -31,7 +31,11 @@ _ANSI = re.compile(
 _TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~&])")
+# Characters that are markup wherever they stand; the rest (".", "-", "(" ...) only
+# start a block at the beginning of a line (_MARKDOWN_LEADING), and escaping them
+# everywhere made every instruction unreadable in the plain file.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
+_MARKDOWN_LEADING = re.compile(r"^(\s*|\s*\d+)([#+\-=>!]|(?<=\d)[.)])")
 
 
 def without_surrogates(text: str) -> str:
@@ -63,10 +67,12 @@ def one_line(text: str) -> str:
 def markdown_inline(text: str) -> str:
     """A value inside Markdown prose, headings or table cells: shown as typed, never markup.
 
-    Backslash-escapes every Markdown punctuation character and ``<``/``&`` (so raw
-    HTML shows as text), keeps it on one line and escapes ``|`` for tables.
+    Backslash-escapes the characters that are markup anywhere (emphasis, code,
+    links, ``<``/``&`` so raw HTML shows as text, ``|`` for tables) and whatever
+    would open a heading, list or quote at the start; keeps it on one line.
     """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", one_line(text))
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", one_line(text))
+    return _MARKDOWN_LEADING.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped, count=1)
 
 
 def markdown_code(text: str) -> str:

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.errors import AttuneError
-from core.store.connection import describe_database_error
+from core.store import describe_database_error
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,11 @@ from desktop.curation.curation_page import CurationPage
 from desktop.curation.help_panel import HelpPanel
 from desktop.curation.shortcuts import SHORTCUTS, Shortcut
 from desktop.dataset_page import DatasetPage
-from desktop.evaluation_page import EvaluationPage
+from desktop.evaluation import EvaluationPage
 from desktop.operations import OpBus
 from desktop.operations import curation as ops
+from desktop.preference.rating_page import RatingPage
+from desktop.tuning import TunePage
 from desktop.raters import RaterDialog
 from desktop.taskman import TaskManager
 from desktop.window_state import WindowState
@@ -62,6 +64,8 @@ class MainWindow(QMainWindow):
         # Form-heavy pages scroll rather than force a tall window on small screens.
         self.add_page("Dataset", DatasetPage(), scrollable=True)
         self.add_page("Evaluate", EvaluationPage(), scrollable=True)
+        self.add_page("Rate A/B", RatingPage())
+        self.add_page("Tune", TunePage(), scrollable=True)
 
         self.actions_by_command: dict[str, QAction] = {}
         self._build_actions()
@@ -139,6 +143,9 @@ class MainWindow(QMainWindow):
         a["import_files"].setText("Import files…")
         file_menu.addAction(a["import_files"])
         file_menu.addAction(self.import_folder_action)
+        open_package = file_menu.addAction("Open rating package…")
+        open_package.setObjectName("openRatingPackageAction")
+        open_package.triggered.connect(lambda: (self.show_page("Rate A/B"), self.pages["Rate A/B"].choose_package()))
         file_menu.addSeparator()
         quit_action = file_menu.addAction("Quit")
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)

@@ -3,12 +3,15 @@
 Modelled on Anki's ``aqt/taskman.py``. Every call into ``core`` that touches
 the store runs on the single database worker thread, which opened the store
 and is the only thread that ever uses it, so SQLite sees one writer and the
-GUI thread never blocks on disk. Results come back to the GUI thread through
-``run_on_main`` (a locked closure queue drained by a queued signal).
+GUI thread never blocks on disk. Network and CPU-heavy work that needs no
+store runs on a separate pool (``run_without_store``), so it never holds the
+database thread. Results come back to the GUI thread through ``run_on_main``
+(a locked closure queue drained by a queued signal).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,8 +20,8 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from core.store import Store, open_store
-from core.store.connection import verify_integrity
+from core.progress import TaskState
+from core.store import Store, open_store, verify_integrity
 
 T = TypeVar("T")
 
@@ -33,6 +36,10 @@ class TaskManager(QObject):
         self.workspace = workspace
         self._db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attune-db")
         self._free_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="attune-bg")
+        # Ops without the store get their own pool, so a slow network call can
+        # never delay the integrity check that every write waits for.
+        self._work_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="attune-work")
+        self._running: set[TaskState] = set()
         self._store: Store | None = None
         # quick_check of a large workspace takes about a second; it runs beside
         # the first reads instead of before them, and every write waits for it.
@@ -110,13 +117,31 @@ class TaskManager(QObject):
         return fut
 
     def run_without_store(
-        self, fn: Callable[[], T], on_done: Callable[[Future[T]], None] | None = None
+        self,
+        fn: Callable[[], T],
+        on_done: Callable[[Future[T]], None] | None = None,
+        *,
+        state: TaskState | None = None,
     ) -> Future[T]:
+        """Run ``fn()`` on the work pool (never the store); ``on_done(future)`` on the GUI thread.
+
+        A ``state`` given here is cancelled at shutdown, so closing the window
+        stops the work at its next check instead of waiting for it.
+        """
         self._warn_if_not_main()
-        fut = self._free_executor.submit(fn)
+        if state is not None:
+            with self._lock:
+                self._running.add(state)
+        fut = self._work_executor.submit(fn)
+        if state is not None:
+            fut.add_done_callback(lambda _f: self._forget(state))
         if on_done is not None:
             fut.add_done_callback(lambda f: self.run_on_main(lambda: on_done(f)))
         return fut
+
+    def _forget(self, state: TaskState) -> None:
+        with self._lock:
+            self._running.discard(state)
 
     def call_on_db_blocking(self, fn: Callable[[Store], T], *, writes: bool = False) -> T:
         """Only for start-up and shutdown, when there is no event loop to return to."""
@@ -135,7 +160,10 @@ class TaskManager(QObject):
         with self._lock:
             closures, self._closures = self._closures, []
         for closure in closures:
-            closure()
+            try:
+                closure()
+            except Exception:  # one failing callback must not drop the others queued with it
+                sys.excepthook(*sys.exc_info())
 
     def _warn_if_not_main(self) -> None:
         if threading.get_ident() != self._main_thread:
@@ -143,6 +171,10 @@ class TaskManager(QObject):
 
     def shutdown(self) -> None:
         self._drain_timer.stop()
+        with self._lock:
+            running = list(self._running)
+        for state in running:
+            state.cancel()
         def close(store: Store | None = None) -> None:
             if self._store is not None:
                 self._store.close()
@@ -151,3 +183,4 @@ class TaskManager(QObject):
         self._db_executor.submit(close).result()
         self._db_executor.shutdown(wait=True)
         self._free_executor.shutdown(wait=False, cancel_futures=True)
+        self._work_executor.shutdown(wait=False, cancel_futures=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from core import selftest
+from cli import selftest
 from core.errors import AttuneError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -119,12 +119,12 @@ def test_spec_ships_resources_and_nothing_from_outside_the_tree(monkeypatch):
 
 
 def test_spec_names_the_modules_loaded_by_name(monkeypatch):
-    from core.cli import COMMAND_MODULES
+    from cli import COMMAND_MODULES
 
     ns = run_spec(monkeypatch, "linux")
     hidden = set(ns["calls"]["Analysis"][0].kwargs["hiddenimports"])
     assert set(COMMAND_MODULES) <= hidden
-    assert {"desktop.app", "core.selftest", "keyring.backends.SecretService"} <= hidden
+    assert {"desktop.app", "cli.selftest", "keyring.backends.SecretService"} <= hidden
     assert not any(name.startswith("keyrings") for name in hidden)
 
 
@@ -225,7 +225,7 @@ def test_icons_render_into_containers_qt_can_read(tmp_path, qapp):
 
 def _run_attune(args: list[str], *, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    code = "import sys; from core.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from cli import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
@@ -410,7 +410,7 @@ APP_START = textwrap.dedent(
     import sys, time
     from PySide6.QtWidgets import QApplication
     from desktop.app import create_main_window
-    from core.cli import main
+    from cli import main
 
     app = QApplication([])
     window = create_main_window(sys.argv[1])

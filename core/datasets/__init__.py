@@ -10,6 +10,7 @@ entry points: ``preview``, ``build_dataset``, ``export_dataset``).
 from __future__ import annotations
 
 from core.datasets.builder import ExportResult, Preview, build_dataset, export_dataset, preview
+from core.datasets.catalog import delete_dataset, get_dataset, list_datasets
 from core.datasets.leakage import LeakageError
 from core.datasets.rules import DatasetRules
 
@@ -19,6 +20,9 @@ __all__ = [
     "LeakageError",
     "Preview",
     "build_dataset",
+    "delete_dataset",
     "export_dataset",
+    "get_dataset",
+    "list_datasets",
     "preview",
 ]

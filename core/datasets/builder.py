@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from core.datasets import tokens
 from core.datasets.card import WORD_BUCKETS, render_card
 from core.datasets.export import Example, Rendered, hash_examples, write_folder
-from core.datasets.items import Withheld, load_withheld, stored_example
+from core.datasets.items import Withheld, load_withheld, make_example, stored_example
 from core.datasets.items import stored_examples as stored_examples_of_rows
 from core.datasets.leakage import LeakageItem, check_leakage, normalise
 from core.datasets.rules import DatasetRules, judge_sessions
@@ -328,17 +328,8 @@ def build_dataset(
     split_rank = {s: n for n, s in enumerate(SPLITS)}
     items.sort(key=lambda i: (split_rank[i.split], i.order))
     examples = [
-        Example(
-            example_id=i.example_id,
-            split=i.split,
-            turn_id=i.turn_id,
-            transcript_id=i.transcript_id,
-            category=i.category,
-            target_words=i.words,
-            target=i.target,
-            context=i.context,
-            client_names=names[i.transcript_id].client_names if i.split == "test" else (),
-        )
+        make_example(i.example_id, i.split, i.turn_id, i.transcript_id, i.category, i.words, i.target, i.context,
+                     names[i.transcript_id].client_names if i.split == "test" else ())
         for i in items
     ]
     rendered = hash_examples(examples, system, state, len(examples), rules.vertex_form)

@@ -13,7 +13,7 @@ from core.datasets.export import EXAMPLE_FILES, Rendered
 from core.datasets.formats import LOSS
 from core.datasets.rules import DatasetRules, format_split
 from core.datasets.targets import REMOVAL_REASONS
-from core.store.datasets import SPLITS, DatasetRecord
+from core.models import SPLITS, DatasetRecord
 from core.text_safety import markdown_code, markdown_inline
 
 EXTRA_REMOVAL_REASONS = {

@@ -24,60 +24,22 @@ and evaluation drops or shortens the items concerned.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from core.datasets import formats
 from core.datasets.export import Example
 from core.datasets.targets import Message, merge_turns
+from core.datasets.withheld import REDACTED, Withheld, redact_text  # noqa: F401 - re-exported
 from core.errors import ValidationError
-from core.ids import DatasetId, TurnId
+from core.ids import DatasetId, TranscriptId, TurnId
 from core.store import Store
 from core.store import datasets as ds_store
 from core.store import decisions as decision_store
-from core.store.datasets import DatasetRecord, EvalItem, ExampleRow
-from core.store.decisions import ExcludeReason
+from core.models import DatasetRecord, EvalItem, ExampleRow, ExcludeReason
 
-REDACTED = "[redacted]"
 # When raters excluded one turn for different reasons, the first of this order names it.
 _REASON_RANK = {r.value: n for n, r in enumerate(ExcludeReason)}
-
-
-def redact_text(text: str, spans: Iterable[tuple[int, int]]) -> str:
-    """``text`` with every span replaced by ``[redacted]``; overlapping or touching spans merge.
-
-    Offsets past the end (the text was edited since) are clamped: a redaction
-    never lets the words it covered through.
-    """
-    merged: list[list[int]] = []
-    for start, end in sorted(spans):
-        start, end = max(0, start), min(len(text), end)
-        if start >= end:
-            continue
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    if not merged:
-        return text
-    out, pos = [], 0
-    for start, end in merged:
-        out += [text[pos:start], REDACTED]
-        pos = end
-    out.append(text[pos:])
-    return "".join(out)
-
-
-@dataclass(frozen=True, slots=True)
-class Withheld:
-    """What must not leave the workspace, under the decision policy (any rater's word holds)."""
-
-    excluded: Mapping[TurnId, str] = field(default_factory=dict)  # turn → exclusion reason
-    spans: Mapping[TurnId, Sequence[tuple[int, int]]] = field(default_factory=dict)
-
-    def text(self, turn_id: TurnId, text: str) -> str:
-        spans = self.spans.get(turn_id)
-        return redact_text(text, spans) if spans else text
 
 
 def load_withheld(store: Store) -> Withheld:
@@ -131,18 +93,30 @@ def stored_example(
     context, cut = stored_context([(t, *texts[t]) for t in row.context_turn_ids], withheld)
     if context is None:
         return Outcome(None, cut)
-    example = Example(
-        example_id=row.example_id,
-        split=row.split,
-        turn_id=row.turn_id,
-        transcript_id=row.transcript_id,
-        category=row.category,
-        target_words=row.target_words,
-        target=withheld.text(row.turn_id, texts[row.turn_id][1]),
-        context=context,
-        client_names=client_names,
-    )
+    example = make_example(row.example_id, row.split, row.turn_id, row.transcript_id, row.category,
+                           row.target_words, withheld.text(row.turn_id, texts[row.turn_id][1]), context,
+                           client_names)
     return Outcome(example, cut)
+
+
+def make_example(
+    example_id: str,
+    split: str,
+    turn_id: TurnId,
+    transcript_id: TranscriptId,
+    category: str,
+    target_words: int,
+    target: str,
+    context: tuple[Message, ...],
+    client_names: Sequence[str] = (),
+) -> Example:
+    """The one constructor of an ``Example`` (a fresh build's and a stored row's alike).
+
+    Client names travel only with test items: they are what evaluation checks a
+    reply's name use against, and no training file holds them.
+    """
+    return Example(example_id, split, turn_id, transcript_id, category, target_words, target, context,
+                   tuple(client_names) if split == "test" else ())
 
 
 def stored_examples(

@@ -39,7 +39,7 @@ from core.ids import TurnId
 from core.store.datasets import CandidateRow
 
 if TYPE_CHECKING:
-    from core.datasets.items import Withheld
+    from core.datasets.withheld import Withheld
 
 # Raw turns read before a target when building its context; merging and
 # dropping ``other`` turns mean a few more than ``context_turns`` may be needed.

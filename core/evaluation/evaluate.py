@@ -23,17 +23,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from core.datasets.catalog import get_dataset
+from core.datasets.items import eval_items  # the exported test items, under today's exclusions
 from core.errors import UsageError
 from core.evaluation import stats
-from core.evaluation.features import as_row, compute, reference_features
+from core.evaluation.features import compute, reference_features
 from core.evaluation.metrics import SCORER, TextFeatures, has_known_name, uses_name
-from core.evaluation.systems import THERAPIST, Reply, replies_of, system_id_of
-from core.models import Category
+from core.evaluation.sources import Reply, ReplySource, sources_named
+from core.models import Category, EvalItem
 from core.progress import TaskState, null_state
 from core.store import Store
-from core.datasets.items import eval_items  # the exported test items, under today's exclusions
-from core.store.datasets import EvalItem, get_dataset
-from core.store.responses import update_reply_features
 
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 AVERAGES = ("avg_length_diff", "avg_sentence_diff", "avg_sentiment_distance")
@@ -240,22 +239,28 @@ def _category_of(item: EvalItem) -> str:
 
 def _with_features(
     store: Store,
-    name: str,
+    system: ReplySource,
     replies: dict[str, Reply],
+    items: Sequence[EvalItem],
     references: dict[str, TextFeatures],
     state: TaskState,
 ) -> dict[str, Reply]:
-    """Every usable reply with its features: stored, the reference's, or computed now and stored."""
-    if name == THERAPIST:
-        return {eid: replace(r, features=references[eid]) for eid, r in replies.items()}
-    todo = {eid: r.text for eid, r in replies.items() if r.usable and r.features is None}
-    if not todo:
+    """Every usable reply with its features: stored, the reference's, or computed now and kept.
+
+    Features are a function of the text alone, so a reply that is word for word
+    the therapist's (the built-in therapist system, a model that copied it) takes
+    the reference's features instead of being scored again.
+    """
+    reference_text = {item.example_id: item.reference for item in items}
+    same = {eid for eid, r in replies.items()
+            if r.usable and r.features is None and r.text == reference_text.get(eid)}
+    todo = {eid: r.text for eid, r in replies.items() if r.usable and r.features is None and eid not in same}
+    if not todo and not same:
         return replies
-    fresh = compute(list(todo.values()), state=state, label=f"Scoring {name}'s replies")
-    system_id = system_id_of(store, name)
-    if system_id is not None:
-        update_reply_features(store, system_id, SCORER, [(eid, as_row(fresh[t])) for eid, t in todo.items()])
-    return {eid: replace(r, features=fresh[r.text]) if eid in todo else r for eid, r in replies.items()}
+    fresh = compute(list(todo.values()), state=state, label=f"Scoring {system.name}'s replies") if todo else {}
+    found = {eid: references[eid] for eid in same} | {eid: fresh[text] for eid, text in todo.items()}
+    system.keep_features(store, sorted(found.items()))
+    return {eid: replace(r, features=found[eid]) if eid in found else r for eid, r in replies.items()}
 
 
 def _score_reply(
@@ -411,13 +416,14 @@ def evaluate(
     state.update(0, 0, "Reading test items")
     dataset = get_dataset(store, dataset_name)
     items = eval_items(store, dataset.id)
-    replies = {name: replies_of(store, name, dataset.id, items) for name in systems}
+    sources = sources_named(store, systems)  # every name checked before any work
+    replies = {name: src.replies(store, dataset.id, items) for name, src in sources.items()}
     state.check_cancelled()
 
     ref_feats = reference_features(store, items, state=state)
     by_example = {item.example_id: ref_feats[item.turn_id] for item in items}
-    for name in systems:
-        replies[name] = _with_features(store, name, replies[name], by_example, state)
+    for name, src in sources.items():
+        replies[name] = _with_features(store, src, replies[name], items, by_example, state)
     state.check_cancelled()
 
     scores: dict[str, dict[str, ReplyScore]] = {}

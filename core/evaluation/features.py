@@ -16,7 +16,7 @@ from core.evaluation.metrics import SCORER, TextFeatures, features
 from core.progress import TaskState, null_state
 from core.store import Store
 from core.store import responses as response_store
-from core.store.datasets import EvalItem
+from core.models import EvalItem
 
 EVERY = 200  # texts between progress updates and cancel checks
 

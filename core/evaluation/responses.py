@@ -30,7 +30,7 @@ from core.changes import OpChanges, OpChangesWith
 from core.errors import ValidationError
 from core.evaluation.features import as_row, compute
 from core.evaluation.metrics import SCORER
-from core.evaluation.systems import ReplyState, SystemKind, check_name
+from core.evaluation.sources import ReplyState, check_name, check_stored_kind
 from core.ids import SystemId
 from core.progress import TaskState, null_state
 from core.store import Store
@@ -180,14 +180,13 @@ def import_responses(
     path: Path | str,
     *,
     replace: bool = False,
-    kind: str = SystemKind.IMPORTED,
+    kind: str = "imported",
     state: TaskState | None = None,
 ) -> OpChangesWith[ResponsesImportReport]:
     """Check the whole file, then store its replies in one transaction (or nothing)."""
     state = state or null_state()
     check_name(system)
-    if kind not in {k.value for k in SystemKind} or kind == SystemKind.THERAPIST:
-        raise ValidationError(f"system kind {kind!r} is not one of imported, base_model, tuned_model")
+    check_stored_kind(kind)
     path = Path(path)
     # Regular files only, never past the limit (a FIFO or /dev/zero is one line, not a hang).
     data = read_bounded(path, MAX_FILE_BYTES)
@@ -276,8 +275,7 @@ def _save(
 
     ``problems`` already found (a file's malformed lines) are reported with the rest.
     """
-    if kind not in {k.value for k in SystemKind} or kind == SystemKind.THERAPIST:
-        raise ValidationError(f"system kind {kind!r} is not one of imported, base_model, tuned_model")
+    check_stored_kind(kind)
     ids = [r.example_id for r in replies]
     known = response_store.example_info(store, ids)
     existing = response_store.find_system(store, system)

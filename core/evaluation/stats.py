@@ -206,6 +206,8 @@ def wilcoxon_signed_rank(differences: Sequence[float]) -> SignedRankResult:
     n = len(nonzero)
     if n == 0:
         return SignedRankResult(0, 0.0, 1.0, True)
+    if n > EXACT_MAX_N:
+        return _signed_rank_normal(nonzero)
     ranks = _midranks([abs(d) for d in nonzero])
     w_plus = sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0)
     if n <= EXACT_MAX_N:
@@ -222,11 +224,26 @@ def wilcoxon_signed_rank(differences: Sequence[float]) -> SignedRankResult:
         lower = sum(counts[: t + 1]) / total
         upper = sum(counts[t:]) / total
         return SignedRankResult(n, w_plus, min(1.0, 2 * min(lower, upper)), True)
+    raise AssertionError("unreachable: n > EXACT_MAX_N goes to _signed_rank_normal")
+
+
+def _signed_rank_normal(nonzero: Sequence[float]) -> SignedRankResult:
+    """The normal approximation with tie and continuity corrections, ranked with NumPy.
+
+    Mid-ranks are multiples of 1/2 and tie counts integers, so every sum
+    here is exact and equals the plain-Python ranking's (a test compares them).
+    """
+    import numpy as np
+
+    d = np.asarray(nonzero, dtype=np.float64)
+    n = len(d)
+    _values, group, counts = np.unique(np.abs(d), return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts  # 0-based position of each group's first member
+    ranks = (first + (counts + 1) / 2)[group.reshape(-1)]
+    w_plus = float(ranks[d > 0].sum())
     mean = n * (n + 1) / 4
-    ties: dict[float, int] = {}
-    for r in ranks:
-        ties[r] = ties.get(r, 0) + 1
-    var = n * (n + 1) * (2 * n + 1) / 24 - sum(t**3 - t for t in ties.values()) / 48
+    ties = int((counts.astype(np.int64) ** 3 - counts).sum())
+    var = n * (n + 1) * (2 * n + 1) / 24 - ties / 48
     if var <= 0:
         return SignedRankResult(n, w_plus, 1.0, False)
     z = max(abs(w_plus - mean) - 0.5, 0.0) / math.sqrt(var)

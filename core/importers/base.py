@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
 from core.models import Category, ParsedTranscript, Role
-
-if TYPE_CHECKING:
-    from core.importers.csv_mapped import CsvMapping
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
@@ -29,6 +26,38 @@ DEFAULT_SPEAKER_MAP: dict[str, Role] = {
     "C": Role.CLIENT,
     "P": Role.CLIENT,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class CsvMapping:
+    """Which column is what. ``columns`` maps a mapping key ("text") to a CSV column name."""
+
+    kind: str
+    columns: dict[str, str]
+    # CSV column → metadata key
+    metadata: dict[str, str] = field(default_factory=dict)
+    # values of the role (or speaker) column → role, matched without case
+    roles: dict[str, Role] = field(default_factory=dict)
+    delimiter: str | None = None
+    # prefix of client keys; the file name's stem when absent
+    name: str | None = None
+    source: str = "the mapping"
+
+    def column(self, key: str) -> str | None:
+        return self.columns.get(key)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, **self.columns}
+        if self.metadata:
+            same = all(k == v for k, v in self.metadata.items())
+            out["metadata"] = list(self.metadata) if same else dict(self.metadata)
+        if self.roles:
+            out["roles"] = {k: v.value for k, v in self.roles.items()}
+        if self.delimiter:
+            out["delimiter"] = self.delimiter
+        if self.name:
+            out["name"] = self.name
+        return out
 
 
 @dataclass(slots=True)

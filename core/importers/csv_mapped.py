@@ -22,13 +22,12 @@ import csv
 import io
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.bounded_read import read_small_json
 from core.errors import ImportFailed, ValidationError
-from core.importers.base import ImportOptions
+from core.importers.base import CsvMapping, ImportOptions  # CsvMapping re-exported
 from core.importers.decoding import decode_text, peek_text
 from core.importers.turns import SpeakerRoles, assemble_turns
 from core.models import Category, ParsedTranscript, Role
@@ -47,38 +46,6 @@ _COLUMN_KEYS = {
 _REQUIRED = {"turns": ("session", "text"), "question_answer": ("client_text", "therapist_text")}
 _OPTION_KEYS = ("kind", "metadata", "roles", "delimiter", "name")
 _WHOLE_NUMBER = re.compile(r"^-?\d{1,15}$")
-
-
-@dataclass(frozen=True, slots=True)
-class CsvMapping:
-    """Which column is what. ``columns`` maps a mapping key ("text") to a CSV column name."""
-
-    kind: str
-    columns: dict[str, str]
-    # CSV column → metadata key
-    metadata: dict[str, str] = field(default_factory=dict)
-    # values of the role (or speaker) column → role, matched without case
-    roles: dict[str, Role] = field(default_factory=dict)
-    delimiter: str | None = None
-    # prefix of client keys; the file name's stem when absent
-    name: str | None = None
-    source: str = "the mapping"
-
-    def column(self, key: str) -> str | None:
-        return self.columns.get(key)
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, **self.columns}
-        if self.metadata:
-            same = all(k == v for k, v in self.metadata.items())
-            out["metadata"] = list(self.metadata) if same else dict(self.metadata)
-        if self.roles:
-            out["roles"] = {k: v.value for k, v in self.roles.items()}
-        if self.delimiter:
-            out["delimiter"] = self.delimiter
-        if self.name:
-            out["name"] = self.name
-        return out
 
 
 def mapping_from_dict(raw: object, *, source: str = "the mapping") -> CsvMapping:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from core.cleaning import clean
 from core.models import ParsedTurn, Role
-from core.speaker_map import normalise_label
+from core.importers.speaker_map import normalise_label
 
 # "DR. LEE", "DOCTOR PATEL", "PROF. KIM": a titled professional in a session is the clinician.
 _HONORIFICS = ("DR ", "DOCTOR ", "PROF ", "PROFESSOR ")

@@ -11,6 +11,9 @@ from __future__ import annotations
 from core.store import sqlite_utils_import  # noqa: F401
 
 # isort: split
-from core.store.connection import Store, open_store
+from core.store.connection import Store, describe_database_error, open_store, verify_integrity, workspace_holder
 
-__all__ = ["Store", "open_store"]
+# The front door for callers above the domain (cli, desktop): the workspace handle and its
+# whole-file checks. Area modules (transcripts, datasets, decisions, responses…) are reached
+# through the domain packages only (import-linter contract in pyproject.toml).
+__all__ = ["Store", "describe_database_error", "open_store", "verify_integrity", "workspace_holder"]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core import clock
 from core.errors import UsageError, WorkspaceCorrupt, WorkspaceError
 from core.workspace import BACKUP_DIRNAME, DB_FILENAME
 
@@ -111,7 +112,7 @@ def _check(conn: sqlite3.Connection, pragma: str = "quick_check") -> str:
 def backup_now(source: sqlite3.Connection, backup_dir: Path, reason: str) -> Path:
     """Online backup, owner-only, verified, then rotated to ``BACKUPS_KEPT``."""
     backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = clock.file_stamp()
     target = backup_dir / f"{PREFIX}{stamp}-{reason}.db"
     _private_file(target)
     dest = sqlite3.connect(target)
@@ -136,7 +137,7 @@ def backup_now(source: sqlite3.Connection, backup_dir: Path, reason: str) -> Pat
 def backup_if_stale(source: sqlite3.Connection, backup_dir: Path, max_age_s: float = DAILY_S) -> Path | None:
     """The routine backup: only when the newest one is older than ``max_age_s``."""
     backups = list_backups(backup_dir)
-    if backups and (datetime.now(UTC) - backups[-1].taken).total_seconds() < max_age_s:
+    if backups and (clock.now() - backups[-1].taken).total_seconds() < max_age_s:
         return None
     return backup_now(source, backup_dir, "daily")
 
@@ -218,7 +219,7 @@ def _keep_current(db: Path, backup_dir: Path) -> Path | None:
         pass
     # Damaged: keep the bytes as they are (with their log) for whoever looks into it.
     backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = clock.file_stamp()
     kept = backup_dir / f"damaged-{stamp}.db"
     for suffix in ("", "-wal"):
         src = Path(f"{db}{suffix}")

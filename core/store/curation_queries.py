@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from core.errors import NotFoundError
 from core.ids import TranscriptId, TurnId
 from core.models import Category
+from core.store.chunks import chunks
+from core.store.chunks import marks as in_marks
 from core.store.connection import Store
-from core.store.decisions import ExcludeReason, RaterState, Status
+from core.models import ExcludeReason, RaterState, Status
 
-_CHUNK = 900
 # A dict lookup, not Category(value): 13,000 enum calls cost ~30 ms.
 _CATEGORIES = {c.value: c for c in Category}
 
@@ -180,9 +181,8 @@ def turn_states(store: Store, turn_ids: Sequence[TurnId], *, rater: str) -> dict
     conn = store.conn
     out: dict[TurnId, TurnState] = {}
     ids = list(dict.fromkeys(turn_ids))
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
+    for chunk in chunks(ids):
+        marks = in_marks(len(chunk))
         turns = conn.execute(
             "SELECT id, transcript_id, position, role, word_count, "
             f"length(text) - length(replace(text, '?', '')) FROM turns WHERE id IN ({marks})",

@@ -9,55 +9,16 @@ from typing import Any, NamedTuple
 
 from core.errors import NotFoundError, UsageError
 from core.ids import DatasetId, TranscriptId, TurnId
+# Domain types live in core.models; re-exported here for the store's callers.
+from core.models import (  # noqa: F401
+    LENGTH_HISTOGRAM_CAP,
+    SPLITS,
+    DatasetRecord,
+    EvalItem,
+    ExampleRow,
+)
 from core.store.connection import Store
-from core.store.transcripts import now_iso
-
-# Word counts at or above this share one histogram bin ("150+").
-LENGTH_HISTOGRAM_CAP = 150
-
-SPLITS = ("train", "validation", "test")
-
-
-@dataclass(frozen=True, slots=True)
-class ExampleRow:
-    example_id: str
-    split: str
-    turn_id: TurnId
-    transcript_id: TranscriptId
-    category: str
-    target_words: int
-    context_turn_ids: tuple[TurnId, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetRecord:
-    id: DatasetId
-    name: str
-    created_at: str
-    rules: dict[str, Any]
-    seed: int
-    counts: dict[str, Any]
-    content_hash: str
-    system_instruction: str
-    test_from: DatasetId | None
-    test_frozen: bool
-
-
-@dataclass(frozen=True, slots=True)
-class EvalItem:
-    """One held-out test item: the context, the real therapist reply, who the client is."""
-
-    example_id: str
-    dataset_id: DatasetId
-    category: str
-    # (role, text), oldest first; role is therapist/client. Consecutive turns of
-    # one role are merged (joined by a newline), exactly as in the exported files.
-    context: tuple[tuple[str, str], ...]
-    reference: str
-    client_names: tuple[str, ...]
-    turn_id: TurnId
-    transcript_id: TranscriptId
-
+from core.clock import now_iso
 
 _DATASET_COLUMNS = (
     "id, name, created_at, rules, seed, counts, content_hash, system_instruction, test_from, test_frozen"

@@ -10,49 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
 
+from core.clock import now_iso_ms as now_utc  # noqa: F401 - core.curation stamps a batch with it
 from core.errors import NotFoundError
 from core.ids import DecisionId, TranscriptId, TurnId
+from core.models import DecisionRecord, ExcludeReason, RaterState, RedactionRecord, Status  # noqa: F401 - re-exported
+from core.store.chunks import rows_in
 from core.store.connection import Store
-
-# SQLite's default limit on bound parameters is 999 in older builds.
-_CHUNK = 900
-
-
-class ExcludeReason(StrEnum):
-    IDENTIFYING = "identifying information"
-    CLINICAL = "clinically inappropriate"
-    CRISIS = "crisis or risk content"
-    TECHNIQUE = "technique not to imitate"
-    TRANSCRIPTION = "transcription error"
-    OTHER = "other"
-
-
-class Status(StrEnum):
-    INCLUDED = "included"
-    EXCLUDED = "excluded"
-    UNREVIEWED = "unreviewed"
-
-
-def now_utc() -> str:
-    # Milliseconds: several decisions a second must still sort and read apart.
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-@dataclass(frozen=True, slots=True)
-class RaterState:
-    """One rater's view of one turn; the default is "never touched"."""
-
-    status: Status = Status.UNREVIEWED
-    rating: int | None = None
-    reason: ExcludeReason | None = None
-    note: str | None = None
-    flagged: bool = False
-
-    def is_blank(self) -> bool:
-        return self == RaterState()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,39 +38,6 @@ class BatchInfo:
     undo_top: int | None
     redo_top: int | None
     at: str
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionRecord:
-    """One row of the log: who did what to which turn (or transcript), when.
-
-    ``status``…``flagged`` are the rater's complete state of the turn after
-    this row. Category changes have ``turn_id`` None and ``category`` set.
-    """
-
-    id: DecisionId
-    batch: int
-    turn_id: TurnId | None
-    transcript_id: TranscriptId
-    rater: str
-    action: str
-    status: Status | None
-    rating: int | None
-    reason: ExcludeReason | None
-    note: str | None
-    flagged: bool | None
-    category: str | None
-    prev_category: str | None
-    at: str
-
-    def state(self) -> RaterState:
-        return RaterState(
-            status=self.status or Status.UNREVIEWED,
-            rating=self.rating,
-            reason=self.reason,
-            note=self.note,
-            flagged=bool(self.flagged),
-        )
 
 
 _DECISION_COLUMNS = (
@@ -135,23 +66,16 @@ def _record(row: tuple) -> DecisionRecord:
     )
 
 
-def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 # Reading ######################################################################
 
 
 def turn_refs(store: Store, turn_ids: Sequence[TurnId]) -> dict[TurnId, TurnRef]:
     """The turns asked for, by id; raises NotFoundError naming the first missing one."""
     found: dict[TurnId, TurnRef] = {}
-    for chunk in _chunks(list(turn_ids)):
-        marks = ",".join("?" * len(chunk))
-        for tid, transcript_id, role, position in store.conn.execute(
-            f"SELECT id, transcript_id, role, position FROM turns WHERE id IN ({marks})", chunk
-        ):
-            found[TurnId(tid)] = TurnRef(TurnId(tid), TranscriptId(transcript_id), role, position)
+    for tid, transcript_id, role, position in rows_in(
+        store.conn, "SELECT id, transcript_id, role, position FROM turns WHERE id IN ({marks})", turn_ids
+    ):
+        found[TurnId(tid)] = TurnRef(TurnId(tid), TranscriptId(transcript_id), role, position)
     for tid in turn_ids:
         if tid not in found:
             raise NotFoundError(f"turn {tid} does not exist")
@@ -162,12 +86,10 @@ def transcript_categories(
     store: Store, transcript_ids: Sequence[TranscriptId]
 ) -> dict[TranscriptId, str]:
     found: dict[TranscriptId, str] = {}
-    for chunk in _chunks(list(transcript_ids)):
-        marks = ",".join("?" * len(chunk))
-        for tid, category in store.conn.execute(
-            f"SELECT id, category FROM transcripts WHERE id IN ({marks})", chunk
-        ):
-            found[TranscriptId(tid)] = category
+    for tid, category in rows_in(
+        store.conn, "SELECT id, category FROM transcripts WHERE id IN ({marks})", transcript_ids
+    ):
+        found[TranscriptId(tid)] = category
     for tid in transcript_ids:
         if tid not in found:
             raise NotFoundError(f"transcript {tid} does not exist")
@@ -351,23 +273,6 @@ class Span:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class RedactionRecord:
-    """One row of the redaction log: after it, ``active`` says whether the span is redacted."""
-
-    id: int
-    batch: int
-    rater: str
-    action: str  # redact | unredact | undo | redo
-    turn_id: TurnId
-    transcript_id: TranscriptId
-    start: int
-    end: int
-    reason: str
-    active: bool
-    at: str
-
-
 _REDACTION_COLUMNS = "id, batch, rater, action, turn_id, transcript_id, start_char, end_char, reason, active, at"
 
 
@@ -449,17 +354,14 @@ def append_redaction_rows(
 
 def spans_of(store: Store, turn_ids: Sequence[TurnId]) -> list[Span]:
     """Every rater's redacted spans in the given turns, by turn then offset."""
-    out: list[Span] = []
-    for chunk in _chunks(list(dict.fromkeys(turn_ids))):
-        marks = ",".join("?" * len(chunk))
-        out += [
-            Span(TurnId(r[0]), r[1], r[2], r[3], r[4])
-            for r in store.conn.execute(
-                f"SELECT turn_id, rater, start_char, end_char, reason FROM redacted_spans "
-                f"WHERE turn_id IN ({marks})",
-                chunk,
-            )
-        ]
+    out = [
+        Span(TurnId(r[0]), r[1], r[2], r[3], r[4])
+        for r in rows_in(
+            store.conn,
+            "SELECT turn_id, rater, start_char, end_char, reason FROM redacted_spans WHERE turn_id IN ({marks})",
+            dict.fromkeys(turn_ids),
+        )
+    ]
     out.sort(key=lambda s: (s.turn_id, s.start, s.end, s.rater))
     return out
 

@@ -438,3 +438,147 @@ def _stable_example_ids(db: sqlite_utils.Database) -> None:
           AND EXISTS (SELECT 1 FROM settings WHERE key = 'demo_imported' AND value = 'true')
         """,
     )
+
+
+# Tuning jobs (issue 14) — migration 0009_* ######################################
+
+
+@MIGRATIONS(name="0009_tuning_jobs")
+def _tuning_jobs(db: sqlite_utils.Database) -> None:
+    # One row per tuning run, whatever the backend (local LoRA, Vertex): the
+    # row, not the process, is the job, so it follows restarts of the app.
+    # The dataset may be deleted later; its hash keeps the provenance.
+    _script(
+        db,
+        """
+        CREATE TABLE tuning_jobs (
+            id INTEGER PRIMARY KEY,
+            backend TEXT NOT NULL,
+            dataset_id INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+            dataset_hash TEXT NOT NULL,
+            base_model TEXT NOT NULL,
+            base_model_hash TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL CHECK (state IN ('pending','running','succeeded','failed','cancelled')),
+            settings TEXT NOT NULL DEFAULT '{}',
+            metrics TEXT NOT NULL DEFAULT '{}',
+            remote_name TEXT,
+            log_path TEXT,
+            output TEXT,
+            system_name TEXT,
+            error TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX tuning_jobs_state ON tuning_jobs(state);
+        CREATE INDEX tuning_jobs_dataset ON tuning_jobs(dataset_id)
+        """,
+    )
+
+
+# Egress log (issue 15) — migration 0010_* ######################################
+
+
+@MIGRATIONS(name="0010_egress_log")
+def _egress_log(db: sqlite_utils.Database) -> None:
+    # Every time transcript text leaves the machine (an upload, a generation
+    # run) it is written here first, by core/egress.py alone. The log is
+    # evidence for the clinician, so the schema refuses to change or drop a row.
+    _script(
+        db,
+        """
+        CREATE TABLE egress_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,            -- upload | generation | count_tokens
+            destination TEXT NOT NULL,     -- e.g. gs://bucket/prefix/train.jsonl, a model or endpoint
+            what TEXT NOT NULL,            -- e.g. dataset name and file
+            content_hash TEXT NOT NULL,    -- sha256 of exactly what was sent
+            bytes INTEGER NOT NULL,
+            examples INTEGER NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'  -- JSON: project, region, scan counts, confirmation
+        );
+        CREATE INDEX egress_log_at ON egress_log(at);
+        CREATE TRIGGER egress_log_no_update BEFORE UPDATE ON egress_log BEGIN
+            SELECT RAISE(ABORT, 'the egress log is append-only');
+        END;
+        CREATE TRIGGER egress_log_no_delete BEFORE DELETE ON egress_log BEGIN
+            SELECT RAISE(ABORT, 'the egress log is append-only');
+        END
+        """,
+    )
+
+
+# Blinded A/B preference sessions (issue 16) — migration 0011_* ###############
+
+
+@MIGRATIONS(name="0011_ab_sessions")
+def _ab_sessions(db: sqlite_utils.Database) -> None:
+    # Which system wrote which side lives in these tables and in
+    # core/preference/sessions.py only; nothing that leaves for a rater (a
+    # package, the rating screen) reads left_system/right_system.
+    # Reply texts are copied in at setup so a replaced reply file cannot change
+    # what half of the raters saw; the context and the therapist's own reply are
+    # rendered afresh each time through core/datasets/items.py, so an exclusion
+    # or redaction made later still holds.
+    _script(
+        db,
+        """
+        CREATE TABLE ab_sessions (
+            id INTEGER PRIMARY KEY,
+            -- random, carried by every package so a merge can check where it belongs
+            token TEXT NOT NULL UNIQUE,
+            dataset_id INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+            dataset_name TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            systems TEXT NOT NULL,          -- JSON list, in the order given
+            raters TEXT NOT NULL,           -- JSON list
+            settings TEXT NOT NULL DEFAULT '{}',  -- JSON: items, category, pairing, repeat share, leaks
+            state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'locked')),
+            created_at TEXT NOT NULL,
+            locked_at TEXT
+        );
+        CREATE TABLE ab_items (
+            session_id INTEGER NOT NULL REFERENCES ab_sessions(id) ON DELETE CASCADE,
+            example_id TEXT NOT NULL,
+            category TEXT NOT NULL,
+            -- identity-leak findings kept on purpose ('' when none)
+            leak_flag TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (session_id, example_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE ab_replies (
+            session_id INTEGER NOT NULL REFERENCES ab_sessions(id) ON DELETE CASCADE,
+            example_id TEXT NOT NULL,
+            system TEXT NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (session_id, example_id, system)
+        ) WITHOUT ROWID;
+        CREATE TABLE ab_assignments (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES ab_sessions(id) ON DELETE CASCADE,
+            rater TEXT NOT NULL,
+            position INTEGER NOT NULL,      -- order shown to this rater
+            example_id TEXT NOT NULL,
+            left_system TEXT NOT NULL,
+            right_system TEXT NOT NULL,
+            -- opaque id a package and the screen use instead of anything above
+            item_key TEXT NOT NULL UNIQUE,
+            -- a repeat shows an earlier assignment again with sides swapped
+            repeat_of INTEGER REFERENCES ab_assignments(id),
+            UNIQUE (session_id, rater, position)
+        );
+        CREATE INDEX ab_assignments_rater ON ab_assignments(session_id, rater, position);
+        -- Append-only: a vote and its undo are both rows; the latest row of an
+        -- assignment says whether it has a vote now.
+        CREATE TABLE ab_votes (
+            id INTEGER PRIMARY KEY,
+            assignment_id INTEGER NOT NULL REFERENCES ab_assignments(id) ON DELETE CASCADE,
+            action TEXT NOT NULL CHECK (action IN ('vote', 'undo')),
+            choice TEXT CHECK (choice IN ('a', 'b', 't', 'z', 's')),
+            comment TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT 'screen',   -- screen | package FILE
+            at TEXT NOT NULL,
+            CHECK ((action = 'vote') = (choice IS NOT NULL))
+        );
+        CREATE INDEX ab_votes_assignment ON ab_votes(assignment_id, id)
+        """,
+    )

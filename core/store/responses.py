@@ -9,11 +9,9 @@ from typing import Any
 
 from core.errors import NotFoundError
 from core.ids import DatasetId, SystemId
+from core.store.chunks import rows_in
 from core.store.connection import Store
-from core.store.transcripts import now_iso
-
-_CHUNK = 500
-
+from core.clock import now_iso
 
 @dataclass(frozen=True, slots=True)
 class SystemRecord:
@@ -68,11 +66,6 @@ def _system(row: tuple) -> SystemRecord:
     return SystemRecord(
         id=SystemId(row[0]), name=row[1], kind=row[2], provenance=json.loads(row[3]), created_at=row[4]
     )
-
-
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 # Systems ######################################################################
@@ -150,32 +143,26 @@ def example_info(store: Store, example_ids: Sequence[str]) -> dict[str, ExampleI
     """Which dataset and split each known example id belongs to (unknown ids are absent)."""
     out: dict[str, ExampleInfo] = {}
     unique = sorted(set(example_ids))
-    for chunk in _chunks(unique):
-        marks = ",".join("?" * len(chunk))
-        for eid, dataset, split in store.conn.execute(
-            "SELECT e.example_id, d.name, e.split FROM dataset_examples e "
-            # an id may be in several datasets (ids come from the source): a test row wins
-            f"JOIN datasets d ON d.id = e.dataset_id WHERE e.example_id IN ({marks}) "
-            "ORDER BY e.split = 'test', d.id",
-            list(chunk),
-        ):
-            out[eid] = ExampleInfo(eid, dataset, split)
+    for eid, dataset, split in rows_in(
+        store.conn,
+        "SELECT e.example_id, d.name, e.split FROM dataset_examples e "
+        # an id may be in several datasets (ids come from the source): a test row wins
+        "JOIN datasets d ON d.id = e.dataset_id WHERE e.example_id IN ({marks}) "
+        "ORDER BY e.split = 'test', d.id",
+        unique,
+    ):
+        out[eid] = ExampleInfo(eid, dataset, split)
     return out
 
 
 def stored_example_ids(store: Store, system_id: SystemId, example_ids: Sequence[str]) -> set[str]:
-    out: set[str] = set()
-    unique = sorted(set(example_ids))
-    for chunk in _chunks(unique):
-        marks = ",".join("?" * len(chunk))
-        out.update(
-            r[0]
-            for r in store.conn.execute(
-                f"SELECT example_id FROM responses WHERE system_id = ? AND example_id IN ({marks})",
-                [system_id, *chunk],
-            )
+    return {
+        r[0]
+        for r in rows_in(
+            store.conn, "SELECT example_id FROM responses WHERE system_id = ? AND example_id IN ({marks})",
+            sorted(set(example_ids)), before=[system_id],
         )
-    return out
+    }
 
 
 def write_replies(store: Store, system_id: SystemId, rows: Iterable[ReplyRow]) -> int:
@@ -240,16 +227,13 @@ def update_reply_features(
 def reference_features(store: Store, turn_ids: Sequence[int], scorer: str) -> dict[int, Features]:
     """Cached features of reference turns, for rows this scorer wrote."""
     out: dict[int, Features] = {}
-    unique = sorted(set(turn_ids))
-    for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        for tid, w, s, c, q in store.conn.execute(
-            "SELECT turn_id, words, sentences, compound, questions FROM reference_features "
-            f"WHERE scorer = ? AND turn_id IN ({marks})",
-            [scorer, *chunk],
-        ):
-            out[tid] = (w, s, c, q)
+    for tid, w, s, c, q in rows_in(
+        store.conn,
+        "SELECT turn_id, words, sentences, compound, questions FROM reference_features "
+        "WHERE scorer = ? AND turn_id IN ({marks})",
+        sorted(set(turn_ids)), before=[scorer],
+    ):
+        out[tid] = (w, s, c, q)
     return out
 
 

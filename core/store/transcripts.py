@@ -5,23 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from core.clock import now_iso  # noqa: F401 - re-exported: store modules stamp rows with it
 from core.errors import NotFoundError, UsageError
 from core.ids import TranscriptId, TurnId
-from core.models import Category, ParsedTranscript, Role, Transcript, Turn, word_count
+from core.models import Category, DeletionImpact, ParsedTranscript, Role, Transcript, Turn, word_count
 from core.store.connection import Store
+from core.store.settings import get_setting, set_setting  # noqa: F401 - re-exported (older callers)
 
 _TRANSCRIPT_COLUMNS = (
     "id, title, source_path, content_hash, format, category, client_key, "
     "client_names, metadata, imported_at, turn_count"
 )
 _TURN_COLUMNS = "id, transcript_id, position, role, speaker, text, raw_text, word_count"
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _transcript(row: tuple) -> Transcript:
@@ -328,19 +325,6 @@ def stats(store: Store) -> Stats:
 # Deleting transcripts (issue 10) #############################################
 
 
-@dataclass(frozen=True, slots=True)
-class DeletionImpact:
-    """What deleting some transcripts takes with it, shown before anyone confirms."""
-
-    transcripts: list[tuple[TranscriptId, str]]  # (id, title)
-    turns: int
-    decisions: int  # decision-log rows (every rater's), deleted with their turns
-    # datasets holding examples from these transcripts, plus any that reuse one
-    # of their frozen test splits: (name, examples from these transcripts), oldest first
-    datasets: list[tuple[str, int]]
-    replies: int  # imported replies to those datasets' items that no other dataset holds
-
-
 def deletion_impact(store: Store, transcript_ids: list[int]) -> DeletionImpact:
     conn = store.conn
     wanted = json.dumps(sorted(set(transcript_ids)))
@@ -417,18 +401,4 @@ def mark_demo(store: Store, transcript_ids: list[int]) -> None:
         conn.executemany(
             "UPDATE transcripts SET metadata = json_set(metadata, '$.demo', json('true')) WHERE id = ?",
             [(t,) for t in transcript_ids],
-        )
-
-
-def get_setting(store: Store, key: str, default: object = None) -> object:
-    row = store.conn.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
-    return json.loads(row[0]) if row else default
-
-
-def set_setting(store: Store, key: str, value: object) -> None:
-    with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO settings (key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [key, json.dumps(value)],
         )

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.ids import TranscriptId
-from core.store.transcripts import DeletionImpact
+from core.models import DeletionImpact
 from desktop.operations import transcripts as ops
 
 

@@ -19,7 +19,8 @@ from core.changes import OpChanges, OpChangesWith
 from core.ids import TranscriptId, TurnId
 from core.models import Category, Role, Transcript, Turn
 from core.store import Store
-from core.store import transcripts as transcript_store
+from core import settings
+from core import transcripts as transcript_store
 from desktop.operations import CollectionOp, QueryOp
 
 DEFAULT_MIN_WORDS = curation.DEFAULT_MIN_WORDS
@@ -210,7 +211,7 @@ class CurationSettings:
 
 def load_settings(*, parent: QWidget | None) -> QueryOp[CurationSettings]:
     def op(store: Store) -> CurationSettings:
-        min_words = transcript_store.get_setting(store, MIN_WORDS_KEY, DEFAULT_MIN_WORDS)
+        min_words = settings.get_setting(store, MIN_WORDS_KEY, DEFAULT_MIN_WORDS)
         return CurationSettings(
             min_words=int(min_words),  # type: ignore[arg-type]
             rater=curation.get_current_rater(store),
@@ -222,7 +223,7 @@ def load_settings(*, parent: QWidget | None) -> QueryOp[CurationSettings]:
 
 def set_min_words(*, parent: QWidget | None, min_words: int) -> CollectionOp[OpChanges]:
     def op(store: Store) -> OpChanges:
-        transcript_store.set_setting(store, MIN_WORDS_KEY, int(min_words))
+        settings.set_setting(store, MIN_WORDS_KEY, int(min_words))
         return OpChanges(settings=True)
 
     return CollectionOp(parent, op)

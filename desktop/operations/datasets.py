@@ -10,8 +10,8 @@ from core.changes import OpChanges, OpChangesWith
 from core.datasets import DatasetRules, ExportResult, Preview, build_dataset, export_dataset, preview
 from core.progress import TaskState
 from core.store import Store
-from core.store import datasets as ds_store
-from core.store.datasets import DatasetRecord
+from core.datasets import catalog
+from core.models import DatasetRecord
 from desktop.operations import CollectionOp, QueryOp
 
 
@@ -20,7 +20,7 @@ def preview_rules(*, parent: QWidget | None, rules: DatasetRules) -> QueryOp[Pre
 
 
 def list_datasets(*, parent: QWidget | None) -> QueryOp[list[DatasetRecord]]:
-    return QueryOp(parent, ds_store.list_datasets)
+    return QueryOp(parent, catalog.list_datasets)
 
 
 def build(*, parent: QWidget | None, name: str, rules: DatasetRules) -> CollectionOp[OpChangesWith[DatasetRecord]]:

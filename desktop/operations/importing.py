@@ -13,7 +13,7 @@ from core.importers import ImportOptions
 from core.importing import ImportReport, import_paths
 from core.progress import TaskState
 from core.store import Store
-from core.store import transcripts as transcript_store
+from core import transcripts as transcript_store
 from desktop.operations import CollectionOp, QueryOp
 
 

@@ -7,8 +7,8 @@ from PySide6.QtWidgets import QWidget
 from core.changes import OpChanges, OpChangesWith
 from core.ids import TranscriptId
 from core.store import Store
-from core.store import transcripts as transcript_store
-from core.store.transcripts import DeletionImpact
+from core import transcripts as transcript_store
+from core.models import DeletionImpact
 from desktop.operations import CollectionOp, QueryOp
 
 

@@ -32,6 +32,8 @@ BENCHES = [
     "bench_decisions",
     "bench_dataset",
     "bench_evaluation",
+    "bench_gemini",
+    "bench_local_tuning",
 ]
 
 

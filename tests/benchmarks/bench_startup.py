@@ -30,7 +30,7 @@ STATS_LARGE_S = 0.6 if FULL_SCALE else None
 
 def _attune() -> list[str]:
     exe = Path(sys.executable).with_name("attune")
-    return [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from core.cli import main; sys.exit(main())"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from cli import main; sys.exit(main())"]
 
 
 def _median_cpu(argv: list[str], runs: int, env: dict[str, str]) -> tuple[float, float]:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import random
+import shutil
+import sqlite3
+import tempfile
 from pathlib import Path
 
 from core.ids import TranscriptId
@@ -69,7 +74,30 @@ def add_session(store: Store, parsed: ParsedTranscript, tag: str) -> TranscriptI
         return transcript_store.insert_transcript(store, parsed, source_path=f"{tag}.txt", content_hash=f"hash-{tag}")
 
 
+# (n_sessions, seed) -> a populated template database, built once per test run.
+_TEMPLATES: dict[tuple[int, int], Path] = {}
+
+
+def _template(n_sessions: int, seed: int) -> Path:
+    key = (n_sessions, seed)
+    if key not in _TEMPLATES:
+        root = Path(tempfile.mkdtemp(prefix="attune-template-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        with open_store(root / "ws") as store:
+            populate(store, n_sessions, seed)
+        _TEMPLATES[key] = store.path
+    return _TEMPLATES[key]
+
+
 def open_populated(home: Path, n_sessions: int = 60, seed: int = 7) -> Store:
+    """A new workspace holding ``populate(n_sessions, seed)``'s sessions.
+
+    Importing the sessions for every test was most of their set-up time; the
+    first call builds a template and later ones copy its pages (SQLite's
+    backup API) into a freshly created store, so the workspace is exactly as
+    ``populate`` would leave it (no routine backup, same row ids).
+    """
     store = open_store(home)
-    populate(store, n_sessions, seed)
+    with contextlib.closing(sqlite3.connect(_template(n_sessions, seed))) as template:
+        template.backup(store.conn)
     return store

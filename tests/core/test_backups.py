@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from cli import main
 from core.errors import WorkspaceError
 from core.store import backups, open_store
 from core.store import datasets as ds_store

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, build_parser, main
+from cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, build_parser, main
 from core.models import Category
 from core.store import open_store
 from core.store import transcripts as transcript_store
@@ -147,7 +147,7 @@ def _subcommands() -> list[str]:
 
 _PROBE = """
 import json, sys
-from core.cli import main
+from cli import main
 results = []
 for argv in json.loads(sys.argv[1]):
     try:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import EXIT_FAILED, EXIT_OK, main
-from core.cli import common
+from cli import EXIT_FAILED, EXIT_OK, main
+from cli import common
 from core.store import open_store
 from core.workspace import DB_FILENAME
 from tests.store_damage import corrupt_pages

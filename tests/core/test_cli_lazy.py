@@ -11,8 +11,8 @@ import types
 
 import pytest
 
-import core.cli as cli
-from core.cli import COMMAND_MODULES, COMMANDS, build_full_parser, build_parser, main
+import cli as cli
+from cli import COMMAND_MODULES, COMMANDS, build_full_parser, build_parser, main
 
 
 def _registered() -> dict[str, tuple[str, str]]:
@@ -29,10 +29,10 @@ def _registered() -> dict[str, tuple[str, str]]:
 def test_the_command_table_matches_what_the_modules_register() -> None:
     registered = _registered()
     missing = sorted(set(registered) - set(COMMANDS))
-    assert not missing, f"add these commands to COMMANDS in core/cli/__init__.py: {missing}"
+    assert not missing, f"add these commands to COMMANDS in cli/__init__.py: {missing}"
     for name, (module, help_text) in COMMANDS.items():
         assert registered.get(name) == (module, help_text), (
-            f"COMMANDS[{name!r}] in core/cli/__init__.py should be {registered.get(name)!r}"
+            f"COMMANDS[{name!r}] in cli/__init__.py should be {registered.get(name)!r}"
         )
 
 
@@ -49,7 +49,7 @@ def test_help_lists_every_command_like_the_full_parser() -> None:
 
 _PROBE = """
 import json, sys
-from core.cli import main
+from cli import main
 try:
     code = main(json.loads(sys.argv[1]))
 except SystemExit as exc:
@@ -97,15 +97,15 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_a_module_missing_from_the_table_still_works(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    module = types.ModuleType("core.cli._probe_cmds")
+    module = types.ModuleType("cli._probe_cmds")
 
     def register(sub: argparse._SubParsersAction) -> None:
         p = sub.add_parser("probe-cmd", help="a command added without a COMMANDS line")
         p.set_defaults(handler=lambda args: print("probed") or 0)
 
     module.register = register  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "core.cli._probe_cmds", module)
-    monkeypatch.setattr(cli, "COMMAND_MODULES", [*COMMAND_MODULES, "core.cli._probe_cmds"])
+    monkeypatch.setitem(sys.modules, "cli._probe_cmds", module)
+    monkeypatch.setattr(cli, "COMMAND_MODULES", [*COMMAND_MODULES, "cli._probe_cmds"])
     assert main(["probe-cmd"]) == 0
     assert capsys.readouterr().out.strip() == "probed"
     assert "probe-cmd" in _sub(build_parser()).choices

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from core import curation
-from core.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
-from core.cli.transcript_cmds import parse_turn_range
+from cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from cli.transcript_cmds import parse_turn_range
 from core.errors import UsageError
 from core.models import Category, ParsedTranscript, ParsedTurn, Role
 from core.store import open_store

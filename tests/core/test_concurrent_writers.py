@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from cli import main
 from core.errors import WorkspaceBusy
 from core.store import open_store
 from core.store import connection
@@ -89,9 +89,9 @@ from core.store import connection, open_store
 connection.YIELD_S = float(sys.argv[2])
 store = open_store(Path(sys.argv[1]))
 end = time.monotonic() + 4
-print("holding", flush=True)
 while time.monotonic() < end:
     store.begin()
+    print("holding", flush=True)  # the lock is held now: the parent starts waiting for it
     time.sleep(0.5)  # one import batch with the lock held
     store.conn.execute("COMMIT")
     store.let_others_write()
@@ -105,7 +105,6 @@ def _wait_behind_greedy_writer(home: Path, yield_s: float) -> float:
                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "holding"
-        time.sleep(0.2)
         with open_store(home) as store:
             started = time.monotonic()
             with store.transaction():
@@ -114,6 +113,7 @@ def _wait_behind_greedy_writer(home: Path, yield_s: float) -> float:
     finally:
         child.terminate()
         child.wait(timeout=60)
+        child.stdout.close()
 
 
 def test_a_writer_gets_its_turn_at_the_next_batch_of_a_long_writer(tmp_path: Path) -> None:

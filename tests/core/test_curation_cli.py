@@ -1,4 +1,4 @@
-"""`attune decisions`, `attune rater` and `attune search`, through core.cli.main."""
+"""`attune decisions`, `attune rater` and `attune search`, through cli.main."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 
 from core import curation
-from core.cli import main
+from cli import main
 from core.curation import ExcludeReason
 from core.models import Category
 from core.store import open_store

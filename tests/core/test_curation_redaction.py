@@ -122,7 +122,7 @@ def test_a_stored_context_is_cut_after_the_latest_excluded_turn() -> None:
 def test_the_decision_log_shows_redactions_in_step_order(store, seeded, workspace, capsys) -> None:
     import json
 
-    from core.cli import main
+    from cli import main
 
     turn = seeded.turns[0][0]
     curation.include(store, [seeded.turns[0][1]], rater="ann")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from core import curation
-from core.cli import main
+from cli import main
 from core.datasets import DatasetRules, build_dataset
 from core.datasets.leakage import LeakageError, LeakageItem, check_leakage, normalise, similar_pairs
 from core.datasets.rules import judge_sessions, parse_condition

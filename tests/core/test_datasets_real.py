@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from cli import main
 from core.datasets import DatasetRules, build_dataset, export_dataset
 from core.demo import ensure_demo_imported
 from core.errors import UsageError

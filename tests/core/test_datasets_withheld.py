@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from core.cli import main
+from cli import main
 from core.datasets import formats
 from core.datasets.items import eval_items, load_withheld, prompts_for_test_items, stored_example
 from core.datasets.targets import Message

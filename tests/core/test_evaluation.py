@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from cli import main
 from core.errors import NotFoundError, OperationCancelled, UsageError
 from core.evaluation import evaluate
 from core.evaluation.evaluate import CATEGORIES, SYSTEM_KEYS, parse_systems

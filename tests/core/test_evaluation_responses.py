@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from cli import main
 from core.errors import UsageError, ValidationError
 from core.evaluation.responses import ResponsesRejected, import_responses
 from core.evaluation.sample import build_sample_dataset

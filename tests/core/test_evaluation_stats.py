@@ -195,3 +195,39 @@ def test_resample_counts_are_uniform_draws_of_n_items(n: int) -> None:
     else:
         halves = per_item[: n // 2].sum() / per_item.sum()
         assert abs(halves - (n // 2) / n) < 0.02
+
+
+def _signed_rank_reference(differences: list[float]) -> tuple[int, float, float]:
+    """The normal approximation in plain Python: mid-ranks by sorting, ties by a dict."""
+    nonzero = [d for d in differences if d != 0]
+    n = len(nonzero)
+    order = sorted(range(n), key=lambda i: abs(nonzero[i]))
+    ranks = [0.0] * n
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and abs(nonzero[order[j + 1]]) == abs(nonzero[order[i]]):
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    w_plus = sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0)
+    ties: dict[float, int] = {}
+    for r in ranks:
+        ties[r] = ties.get(r, 0) + 1
+    var = n * (n + 1) * (2 * n + 1) / 24 - sum(t**3 - t for t in ties.values()) / 48
+    z = max(abs(w_plus - n * (n + 1) / 4) - 0.5, 0.0) / math.sqrt(var)
+    return n, w_plus, math.erfc(z / math.sqrt(2))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_large_sample_signed_rank_equals_the_plain_python_ranking(seed: int) -> None:
+    import random as _random
+
+    rng = _random.Random(seed)
+    # Many ties (small integers, halves, scaled sentiment steps), zeros, both signs.
+    diffs = [rng.choice([0, 0.5, -0.5, 1, -1, 2, -3, 0.0001 * rng.randint(-30, 30), rng.randint(-9, 9)])
+             for _ in range(rng.randint(30, 3000))]
+    r = wilcoxon_signed_rank(diffs)
+    assert not r.exact
+    assert (r.n, r.w_plus, r.p_value) == _signed_rank_reference(diffs)

@@ -156,7 +156,7 @@ def test_every_session_of_a_file_counts_its_own_furniture() -> None:
 
 
 def test_import_summary_line_reports_the_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from core.cli import main
+    from cli import main
 
     path = tmp_path / "pdf export.txt"
     path.write_text(three_pages("printed"), encoding="utf-8")

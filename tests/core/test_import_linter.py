@@ -10,6 +10,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import cli
 import core
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +32,20 @@ def test_contract_is_kept() -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "core never imports Qt KEPT" in output
+    for contract in ("entry points above desktop above core", "core: domain above store above basics",
+                     "entry points never call an area's SQL directly", "no import circles"):
+        assert f"{contract} KEPT" in output, output
     assert "0 broken" in output
+
+
+def test_core_has_no_importlib_bridge_to_desktop() -> None:
+    """The contract sees static imports only: core must not reach desktop (or Qt) by name either."""
+    offenders = []
+    for path in sorted((REPO / "core").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if "import_module(" in text and ('"desktop' in text or "'desktop" in text or '"PySide6' in text):
+            offenders.append(str(path.relative_to(REPO)))
+    assert not offenders, f"core names desktop/Qt through importlib: {offenders}"
 
 
 def test_contract_catches_a_core_module_importing_qt(tmp_path: Path) -> None:
@@ -65,8 +79,10 @@ def test_contract_catches_a_core_module_importing_qt(tmp_path: Path) -> None:
 
 
 def test_importing_every_core_module_loads_no_qt() -> None:
+    # The command line's modules too: they load Qt only inside `attune gui` and the self-test's window step.
     modules = sorted(m.name for m in pkgutil.walk_packages(core.__path__, prefix="core."))
-    assert "core.store.connection" in modules and "core.cli" in modules
+    modules += ["cli"] + sorted(m.name for m in pkgutil.walk_packages(cli.__path__, prefix="cli."))
+    assert "core.store.connection" in modules and "cli.app_cmds" in modules
     code = (
         "import importlib, json, sys\n"
         f"for name in {modules!r}:\n"

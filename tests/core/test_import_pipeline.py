@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from docx import Document
 
-from core.cli import main
+from cli import main
 from core.resources import demo_transcripts
 from tests.conftest import ANNOMI_SIMPLE, needs_annomi
 

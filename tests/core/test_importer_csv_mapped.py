@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import EXIT_FAILED, EXIT_OK, main
+from cli import EXIT_FAILED, EXIT_OK, main
 from core.errors import ImportFailed, ValidationError
 from core.importers import ImportOptions, detect_format, parse_bytes
 from core.importers.csv_mapped import GROUP_KEY, load_csv_mapping, mapping_from_dict, preview

@@ -213,7 +213,11 @@ def test_verify_integrity_names_the_backup_and_changes_nothing(tmp_path: Path) -
 def test_verify_integrity_passes_a_healthy_workspace(store) -> None:
     with store.transaction() as conn:
         _add_transcript(conn)
-    verify_integrity(store.path)  # alongside the open connection, as the GUI does
+    assert verify_integrity(store.path) is None  # alongside the open connection, as the GUI does
+    # It read through a connection of its own and left no lock behind: the store still writes.
+    with store.transaction() as conn:
+        _add_transcript(conn, "After the check")
+    assert store.conn.execute("SELECT count(*) FROM transcripts").fetchone()[0] == 2
 
 
 def test_pending_migration_checks_integrity_even_when_told_not_to(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from cli import main
 from core.errors import WorkspaceMissing
 from core.store import open_store
-from core.store import transcripts as transcript_store
+from core import transcripts as transcript_store  # the module the command line calls
 from core.workspace import BACKUP_DIRNAME, DB_FILENAME
 
 ATTUNE = Path(sys.executable).with_name("attune")

@@ -34,6 +34,19 @@ def session(title: str, topic: str, *, category: Category = Category.ANXIETY) ->
     return ParsedTranscript(title=title, format="test", turns=turns, category=category)
 
 
+def drain(qtbot, taskman, rounds: int = 3, timeout: int = 15_000) -> None:
+    """Wait (on a condition, not a clock) until every database job queued so far has run
+    and its callback on the GUI thread too; a callback may queue more, hence a few rounds.
+
+    The database thread runs jobs in order and each finished job queues its
+    callback before the next job starts, so a no-op's callback runs last.
+    """
+    for _ in range(rounds):
+        done: list[bool] = []
+        taskman.run_on_db(lambda _store: None, lambda _f: done.append(True))
+        qtbot.waitUntil(lambda: bool(done), timeout=timeout)
+
+
 @dataclass
 class Workspace:
     home: Path

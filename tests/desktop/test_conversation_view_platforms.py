@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli.display_libs import missing_xcb_packages
+from cli.display_libs import missing_xcb_packages
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow  # subprocesses: seconds each

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from core.store.decisions import ExcludeReason
 from desktop import operations
 from desktop.operations import OpBus
 from desktop.taskman import TaskManager
-from tests.core.datasets_fixtures import populate
+from tests.core.datasets_fixtures import open_populated
 from tests.core.test_datasets_export import check_folder
 
 WAIT_MS = 15_000
@@ -26,8 +27,7 @@ WAIT_MS = 15_000
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     ws = tmp_path / "ws"
-    with open_store(ws) as store:
-        populate(store, n_sessions=60, seed=7)
+    open_populated(ws, n_sessions=60, seed=7).close()  # a copy of a template built once
     return ws
 
 
@@ -52,14 +52,28 @@ def page(qtbot, home: Path) -> Iterator:
 
 
 def track_futures(taskman: TaskManager) -> list:
-    """Every database-thread job the page starts, so teardown can wait for them all."""
+    """Every database-thread job the page starts, so teardown can wait for them all.
+
+    A job with a callback counts as done once its callback ran on the GUI thread.
+    """
     futures: list = []
     run_on_db = taskman.run_on_db
 
     def tracking(fn, on_done=None, **kwargs):
-        fut = run_on_db(fn, on_done, **kwargs)
-        futures.append(fut)
-        return fut
+        if on_done is None:
+            fut = run_on_db(fn, None, **kwargs)
+            futures.append(fut)
+            return fut
+        called: Future = Future()
+
+        def then(f):
+            try:
+                on_done(f)
+            finally:
+                called.set_result(None)
+
+        futures.append(called)
+        return run_on_db(fn, then, **kwargs)
 
     taskman.run_on_db = tracking  # type: ignore[method-assign]
     return futures
@@ -70,8 +84,7 @@ def settle(qtbot, futures: list) -> None:
     for _ in range(20):
         seen = len(futures)
         qtbot.waitUntil(lambda: all(f.done() for f in futures), timeout=WAIT_MS)
-        qtbot.wait(50)  # let the callbacks run on the GUI thread
-        if len(futures) == seen and all(f.done() for f in futures):
+        if len(futures) == seen:
             return
 
 
@@ -161,7 +174,7 @@ def test_a_failed_build_is_shown_not_swallowed(qtbot, page, monkeypatch) -> None
 
 
 def test_counts_wait_until_the_page_is_shown(qtbot, home: Path) -> None:
-    from desktop.dataset_page import PREVIEW_DEBOUNCE_MS, DatasetPage
+    from desktop.dataset_page import DatasetPage
 
     taskman = TaskManager(home)
     futures = track_futures(taskman)
@@ -169,7 +182,8 @@ def test_counts_wait_until_the_page_is_shown(qtbot, home: Path) -> None:
     try:
         page = DatasetPage()
         qtbot.addWidget(page)
-        qtbot.wait(3 * PREVIEW_DEBOUNCE_MS)
+        settle(qtbot, futures)  # what the hidden page did start (the dataset list) has finished
+        assert not page._timer.isActive()  # and no count is even scheduled while hidden
         assert page.preview is None  # hidden: nothing counted yet
         page.show()
         qtbot.waitUntil(lambda: page.preview is not None, timeout=WAIT_MS)

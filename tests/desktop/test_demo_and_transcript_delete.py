@@ -13,7 +13,7 @@ from core.resources import demo_transcripts
 from core.store import open_store
 from core.store import datasets as ds_store
 from core.store import transcripts as transcript_store
-from tests.desktop.conftest import Workspace
+from tests.desktop.conftest import Workspace, drain
 from tests.desktop.test_dataset_page import WAIT_MS, expected
 
 from tests.desktop.test_dataset_page import home, page  # noqa: F401 - the Dataset page fixtures
@@ -66,7 +66,7 @@ def test_deleting_a_transcript_from_the_list_says_what_goes_and_does_it(qtbot, w
     text = box.text()
     assert "Alpha session" in text and "decisions" in text and "used (" in text and "cannot be undone" in text
     box.button(QMessageBox.StandardButton.Cancel).click()
-    qtbot.wait(200)
+    drain(qtbot, window.taskman)  # anything Cancel might have started has run
     with open_store(small_workspace.home) as store:
         assert transcript_store.get_transcript(store, victim)
     # then Delete, from the list's context menu
@@ -83,7 +83,7 @@ def test_deleting_a_transcript_from_the_list_says_what_goes_and_does_it(qtbot, w
     delete.click()
     qtbot.waitUntil(lambda: victim not in tlist.model.ids(), timeout=WAIT_MS)
     assert set(tlist.model.ids()) == set(kept)
-    qtbot.wait(300)  # the open conversation was the deleted one: no error dialog may follow
+    drain(qtbot, window.taskman)  # the open conversation was the deleted one: no error dialog may follow
     assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
     with open_store(small_workspace.home) as store:
         assert [t.id for t in transcript_store.list_transcripts(store)] == kept

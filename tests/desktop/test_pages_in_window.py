@@ -11,7 +11,8 @@ def test_dataset_page_shows_live_counts_in_the_main_window(qtbot, tmp_path: Path
     win = create_main_window(home=tmp_path / "ws")  # first start: the demos are imported
     qtbot.addWidget(win)
     win.show()
-    qtbot.wait(500)  # the first-start rater dialog is up, as a new user sees it
+    # the first-start rater dialog is up, as a new user sees it
+    qtbot.waitUntil(lambda: win.rater_dialog is not None and win.rater_dialog.isVisible(), timeout=10_000)
     page = win.pages["Dataset"]
     win.show_page("Dataset")
     qtbot.waitUntil(lambda: page.preview is not None, timeout=10_000)

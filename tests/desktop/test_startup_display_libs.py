@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from core.cli import display_libs, main
+from cli import display_libs, main
 
 X11 = {"DISPLAY": ":0"}
 
@@ -70,12 +70,16 @@ def test_attune_gui_exits_with_one_line_before_loading_qt(monkeypatch, capsys, t
     monkeypatch.setattr(display_libs, "can_load", lambda so: so != "libxcb-cursor.so.0")
     import types
 
-    import core.cli.app_cmds as app_cmds
+    import desktop
 
-    def qt_must_not_load(name: str):
-        raise AssertionError(f"{name} imported although the window cannot open")
+    def window_must_not_open(**_kwargs):
+        raise AssertionError("desktop.app.main called although the window cannot open")
 
-    monkeypatch.setattr(app_cmds, "importlib", types.SimpleNamespace(import_module=qt_must_not_load))
+    # A tripwire in place of the app: reaching it means run_gui went past the library check.
+    tripwire = types.ModuleType("desktop.app")
+    tripwire.main = window_must_not_open
+    monkeypatch.setitem(sys.modules, "desktop.app", tripwire)
+    monkeypatch.setattr(desktop, "app", tripwire, raising=False)
     code = main(["--home", str(tmp_path / "ws"), "gui"])
     err = capsys.readouterr().err
     assert code == 1

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from core.cli import EXIT_OK, main
+from cli import EXIT_OK, main
 from core.models import Category
 from core.store import transcripts as transcript_store
 from desktop.csv_mapping_dialog import CsvMappingDialog

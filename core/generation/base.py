@@ -1,0 +1,110 @@
+"""Reply generators, and the loop that answers a dataset's test items with one.
+
+A ``ReplyGenerator`` turns Hugging Face ``prompt`` messages (the export's
+prompt–completion form minus the completion: ``items.item_prompt(record,
+item, "hf")``) into reply texts, a batch at a time. ``generate_for_dataset``
+asks it only for items the system has no reply to yet and stores each batch
+as it arrives (``save_replies``), so a rerun after a crash or Cancel only does
+what is missing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from core.datasets import items
+from core.errors import UsageError
+from core.evaluation.responses import NewReply, save_replies
+from core.progress import TaskState, null_state
+from core.store import Store
+from core.store import datasets as ds_store
+from core.store import responses as response_store
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationSettings:
+    """What decides a reply besides the prompt; stored with every reply."""
+
+    system_instruction: str | None = None  # None: the dataset's own (what the model was tuned with)
+    temperature: float = 0.7
+    top_p: float = 0.9
+    seed: int = 0
+    max_new_tokens: int = 200
+    batch_size: int = 4
+
+    def check(self) -> GenerationSettings:
+        if self.temperature < 0:
+            raise UsageError(f"--temperature: at least 0 (got {self.temperature})")
+        if not 0 < self.top_p <= 1:
+            raise UsageError(f"--top-p: in (0, 1] (got {self.top_p})")
+        if self.max_new_tokens < 1 or self.batch_size < 1:
+            raise UsageError("--max-new-tokens and --batch-size: at least 1")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ReplyGenerator(ABC):
+    """Replies to prompts; ``describe`` is recorded as the system's provenance."""
+
+    @abstractmethod
+    def generate(self, prompts: list[list[dict[str, str]]], first_ids: list[str]) -> list[str]:
+        """One reply per prompt (``first_ids``: the items' example ids, for per-item seeds)."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]: ...
+
+
+def with_system(messages: list[dict[str, str]], system: str | None) -> list[dict[str, str]]:
+    """The prompt with its system message replaced (None keeps the dataset's)."""
+    if system is None:
+        return messages
+    rest = [m for m in messages if m["role"] != "system"]
+    return ([{"role": "system", "content": system}] if system else []) + rest
+
+
+def generate_for_dataset(
+    store: Store,
+    dataset: str,
+    system: str,
+    kind: str,
+    generator: ReplyGenerator,
+    settings: GenerationSettings,
+    *,
+    limit: int | None = None,
+    state: TaskState | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> tuple[int, int]:
+    """Answer the dataset's test items the system has not answered; returns (generated, already had)."""
+    state = state or null_state()
+    record = ds_store.get_dataset(store, dataset)
+    test_items = items.eval_items(store, record.id)
+    if limit is not None:
+        test_items = test_items[:limit]
+    existing = response_store.find_system(store, system)
+    done = (response_store.stored_example_ids(store, existing.id, [i.example_id for i in test_items])
+            if existing is not None else set())
+    todo = [i for i in test_items if i.example_id not in done]
+    provenance = {**generator.describe(), "settings": settings.to_json(), "dataset": record.name,
+                  "prompt_format": "hf chat template of the export's prompt messages"}
+    made = 0
+    for start in range(0, len(todo), settings.batch_size):
+        state.check_cancelled()
+        state.update(made, len(todo), f"Generating replies ({made}/{len(todo)})")
+        batch = todo[start: start + settings.batch_size]
+        prompts = [with_system(items.item_prompt(record, i, "hf")["prompt"], settings.system_instruction)
+                   for i in batch]
+        texts = generator.generate(prompts, [i.example_id for i in batch])
+        replies = [NewReply(i.example_id, t.strip(), detail="" if t.strip() else "empty generation",
+                            provenance={"batch_first": batch[0].example_id})
+                   for i, t in zip(batch, texts, strict=True)]
+        save_replies(store, system, replies, kind=kind, provenance=provenance)
+        made += len(batch)
+        if on_batch is not None:
+            on_batch(made, len(todo))
+    state.update(made, len(todo), "Generated")
+    return made, len(done)

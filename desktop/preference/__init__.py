@@ -1,0 +1,1 @@
+"""The blinded A/B rating screen (issue 16)."""
