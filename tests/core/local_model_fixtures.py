@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 CHATML = (
@@ -47,3 +49,23 @@ def make_tiny_model(folder: Path, *, hidden: int = 32, layers: int = 2, vocab: i
                          eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder
+
+
+# Fixtures shared by test_local_tuning.py and test_local_generation.py (imported there).
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture
+def dataset_store(tmp_path: Path):
+    from core.datasets.builder import build_dataset
+    from core.datasets.rules import DatasetRules
+    from tests.core.datasets_fixtures import open_populated
+
+    store = open_populated(tmp_path / "ws", n_sessions=12)
+    build_dataset(store, "d", DatasetRules(split=(60, 20, 20)))
+    yield store
+    store.close()

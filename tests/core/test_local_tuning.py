@@ -22,23 +22,9 @@ pytestmark = pytest.mark.skipif(models_local.missing_extra() is not None,
                                 reason=f"local tuning extra absent: {models_local.missing_extra()}")
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.core.local_model_fixtures import make_tiny_model
-
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
-
-
-@pytest.fixture
-def dataset_store(tmp_path: Path):
-    from core.datasets.builder import build_dataset
-    from core.datasets.rules import DatasetRules
-    from tests.core.datasets_fixtures import open_populated
-
-    store = open_populated(tmp_path / "ws", n_sessions=12)
-    build_dataset(store, "d", DatasetRules(split=(60, 20, 20)))
-    yield store
-    store.close()
+# The tiny model (built once per module) and a small built dataset, shared with the
+# other local-model tests.
+from tests.core.local_model_fixtures import dataset_store, tiny  # noqa: E402,F401
 
 
 def _events(job) -> list[dict]:
