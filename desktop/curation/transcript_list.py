@@ -236,7 +236,9 @@ class TranscriptList(QWidget):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(col, fm.horizontalAdvance(sample) + 18)
         self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Source-metadata columns (topic, quality, …) can outgrow the panel: a
+        # scroll bar then appears rather than the columns being cut off unseen.
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.view.setItemDelegateForColumn(4, ProgressDelegate(self.view))
 
         self.category = QComboBox()
