@@ -148,6 +148,12 @@ class RatingPage(QWidget):
             self.session_box.setCurrentIndex(self.session_box.findData(current))
         self._fill_raters()
         self.start_button.setEnabled(bool(setup.sessions))
+        if not setup.sessions and not self.items:
+            # Sessions are set up on the command line (or arrive as a package): say how.
+            self.status.setText(
+                "No A/B session yet: set one up with `attune ab new --dataset D --systems A,B,therapist`, "
+                "or open a rating package (File ▸ Open rating package…)."
+            )
 
     def _fill_raters(self) -> None:
         self.rater_box.clear()

@@ -197,3 +197,23 @@ def test_the_page_is_in_the_main_window(qtbot, home) -> None:
     finally:
         win.close()
         win.taskman.shutdown()
+
+
+def test_an_empty_workspace_says_how_to_set_up_a_session(qtbot, tmp_path: Path) -> None:
+    from desktop.operations import OpBus, install
+    from desktop.preference.rating_page import RatingPage
+    from desktop.taskman import TaskManager
+
+    ws = tmp_path / "empty"
+    open_store(ws).close()
+    taskman = TaskManager(ws)
+    install(taskman, OpBus())
+    widget = RatingPage()
+    qtbot.addWidget(widget)
+    widget.show()
+    try:
+        qtbot.waitUntil(lambda: "attune ab new" in widget.status.text())
+        assert not widget.start_button.isEnabled()
+    finally:
+        widget.close()
+        taskman.shutdown()
