@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--system-instruction", default=None, help="replace the dataset's system instruction")
     p.add_argument("--device", default="auto")
+    p.add_argument("--repetition-penalty", type=float, default=1.2,
+                   help="local: penalise repeating earlier tokens (default 1.2; 1.0 turns it off)")
     try:
         from cli import vertex_cmds
 
@@ -60,7 +62,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     settings = GenerationSettings(
         system_instruction=args.system_instruction, temperature=args.temperature, top_p=args.top_p,
-        seed=args.seed, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size).check()
+        seed=args.seed, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+        repetition_penalty=args.repetition_penalty).check()
     with store_from_args(args) as store:
         name, kind, base, adapter, base_hash = resolve_target(store, args.system, base=args.base, name=args.name)
         generator = LocalGenerator(base, settings, adapter=adapter, device=args.device, base_hash=base_hash)

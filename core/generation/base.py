@@ -34,12 +34,18 @@ class GenerationSettings:
     seed: int = 0
     max_new_tokens: int = 200
     batch_size: int = 4
+    # Small models decoding greedily loop on one sentence ("I'm glad to hear that." ×30, seen
+    # on AnnoMI with SmolLM2, base and tuned alike); a mild penalty keeps replies speech-like.
+    # Local models only; 1.0 turns it off.
+    repetition_penalty: float = 1.2
 
     def check(self) -> GenerationSettings:
         if self.temperature < 0:
             raise UsageError(f"--temperature: at least 0 (got {self.temperature})")
         if not 0 < self.top_p <= 1:
             raise UsageError(f"--top-p: in (0, 1] (got {self.top_p})")
+        if self.repetition_penalty <= 0:
+            raise UsageError(f"--repetition-penalty: above 0 (got {self.repetition_penalty})")
         if self.max_new_tokens < 1 or self.batch_size < 1:
             raise UsageError("--max-new-tokens and --batch-size: at least 1")
         return self

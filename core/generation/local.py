@@ -74,6 +74,8 @@ class LocalGenerator(ReplyGenerator):
                                   "pad_token_id": tok.pad_token_id}
         if sample:
             kwargs.update(temperature=s.temperature, top_p=s.top_p)
+        if s.repetition_penalty != 1.0:
+            kwargs["repetition_penalty"] = s.repetition_penalty
         with torch.no_grad():
             out = self._model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                                        **kwargs)

@@ -73,7 +73,7 @@ def test_generate_stores_each_batch_and_a_rerun_only_does_what_is_missing(datase
     assert len(stored) == 5
     prov = system.provenance
     assert prov["settings"] == {"system_instruction": None, "temperature": 0.8, "top_p": 0.9, "seed": 3,
-                                "max_new_tokens": 6, "batch_size": 2}
+                                "max_new_tokens": 6, "batch_size": 2, "repetition_penalty": 1.2}
     assert prov["base_model_hash"] == "" and prov["adapter"] is None and prov["device"] == "cpu"
     # Every stored reply is scored like an imported one.
     assert all(r.features is not None or r.state != "ok" for r in stored.values())
