@@ -29,6 +29,38 @@ def start_job(*, parent: QWidget | None, dataset: str, settings: dict) -> Collec
     return CollectionOp(parent, lambda store: tuning.get_backend("local").start(store, dataset, settings))
 
 
+def plan_vertex(*, parent: QWidget | None, dataset: str, epochs: int = 0):
+    """What tuning on Vertex AI would upload (an egress manifest), built from the store off the GUI
+    thread; ``None`` when no connection is configured (``attune connect``)."""
+
+    def op(store: Store):
+        from core import gemini_connection as gconn
+        from core.tuning import vertex
+
+        conn = gconn.load(store)
+        if not (conn.project and conn.bucket):
+            return None
+        settings = vertex.TuneSettings(epochs=epochs or 3).check()
+        return conn, settings, vertex.plan(store, dataset, conn, settings)
+
+    return QueryOp(parent, op)
+
+
+def start_vertex(*, parent: QWidget | None, approval, conn, settings) -> QueryOp[JobRecord]:
+    """Upload the approved files and create the Vertex job (network work: without the store,
+    on its own connection to the workspace, as ``attune tune start`` does)."""
+    workspace = taskman().workspace
+
+    def op(state: TaskState) -> JobRecord:
+        from core.tuning import vertex
+
+        with open_store(workspace, create=False, check=False) as store:
+            return vertex.start(store, approval, conn, settings)
+
+    return (QueryOp(parent, op).without_store().with_progress("Uploading to Vertex AI…")
+            .then_save(lambda _store, job: OpChangesWith(OpChanges(), job)))
+
+
 def poll_jobs(*, parent: QWidget | None) -> CollectionOp[list[JobRecord]]:
     """Every job, the unfinished local ones brought up to date from their worker's files."""
 
@@ -39,8 +71,18 @@ def poll_jobs(*, parent: QWidget | None) -> CollectionOp[list[JobRecord]]:
     return CollectionOp(parent, op)
 
 
-def cancel_job(*, parent: QWidget | None, job: JobRecord) -> CollectionOp[JobRecord]:
-    return CollectionOp(parent, lambda store: tuning.get_backend(job.backend).cancel(store, job))
+def cancel_job(*, parent: QWidget | None, job: JobRecord) -> CollectionOp[JobRecord] | QueryOp[JobRecord]:
+    if job.backend == "local":  # signals the worker process: quick, on the database thread
+        return CollectionOp(parent, lambda store: tuning.get_backend(job.backend).cancel(store, job))
+    # A remote backend cancels over the network: never on the database thread.
+    workspace = taskman().workspace
+
+    def op(state: TaskState) -> JobRecord:
+        with open_store(workspace, create=False, check=False) as store:
+            return tuning.get_backend(job.backend).cancel(store, job)
+
+    return (QueryOp(parent, op).without_store().with_progress("Cancelling the job…")
+            .then_save(lambda _store, done: OpChangesWith(OpChanges(), done)))
 
 
 def resume_job(*, parent: QWidget | None, job: JobRecord) -> CollectionOp[JobRecord]:
@@ -87,3 +129,26 @@ def describe_base(spec: str) -> str:
     verdict = {True: "fits this machine's memory", False: "may not fit this machine's memory",
                None: "memory unknown"}[fits]
     return f"{model.label}: {model.size_bytes / 1e6:.0f} MB on disk, licence {model.licence}, {verdict}"
+
+
+def load_connection(*, parent: QWidget | None):
+    from core import gemini_connection as gconn
+
+    return QueryOp(parent, gconn.load)
+
+
+def save_connection(*, parent: QWidget | None, conn) -> CollectionOp:
+    from core import gemini_connection as gconn
+
+    def op(store: Store) -> OpChangesWith:
+        gconn.save(store, conn)
+        return OpChangesWith(OpChanges(settings=True), conn)
+
+    return CollectionOp(parent, op)
+
+
+def test_connection(*, parent: QWidget | None, conn):
+    """Each part of the connection checked over the network: without the store."""
+    from core import gemini_connection as gconn
+
+    return QueryOp(parent, lambda state: gconn.test_connection(conn)).without_store()

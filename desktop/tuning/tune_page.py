@@ -27,8 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core import egress
 from core.changes import OpChanges
 from core.tuning.base import JobRecord
+from desktop.egress_dialog import ask_to_send
 from desktop.errors import show_exception
 from desktop.operations import tuning as ops
 
@@ -119,8 +121,20 @@ class TunePage(QWidget):
         self.missing.hide()
         layout.addWidget(self.missing)
 
-        box = QGroupBox("New tuning job (LoRA on this machine)")
+        box = QGroupBox("New tuning job")
         form = QFormLayout(box)
+        self.backend_combo = QComboBox()
+        self.backend_combo.setObjectName("tuneBackend")
+        self.backend_combo.addItem("Local (LoRA on this machine)", "local")
+        self.backend_combo.addItem("Gemini on Vertex AI (uploads the dataset)", "vertex")
+        self.backend_combo.currentIndexChanged.connect(self._backend_changed)
+        self.connection_button = QPushButton("Connection…")
+        self.connection_button.setObjectName("tuneConnection")
+        self.connection_button.clicked.connect(self.edit_connection)
+        row = QHBoxLayout()
+        row.addWidget(self.backend_combo, 1)
+        row.addWidget(self.connection_button)
+        form.addRow("Backend", row)
         self.dataset_combo = QComboBox()
         self.dataset_combo.setObjectName("tuneDataset")
         form.addRow("Dataset", self.dataset_combo)
@@ -165,6 +179,7 @@ class TunePage(QWidget):
         self.detail.setObjectName("tuneDetail")
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail.setTextFormat(Qt.TextFormat.PlainText)
         layout.addWidget(self.detail)
 
         buttons = QHBoxLayout()
@@ -249,6 +264,15 @@ class TunePage(QWidget):
             text += f" — adapter {job.output} (system {job.system_name})"
         self.detail.setText(text)
 
+    def backend(self) -> str:
+        return self.backend_combo.currentData() or "local"
+
+    def _backend_changed(self) -> None:
+        local = self.backend() == "local"
+        self.base_edit.setEnabled(local)
+        self.learning_rate.setEnabled(local)
+        self.start_button.setEnabled(not (local and self.missing.isVisible()))
+
     def op_executed(self, changes: OpChanges, initiator: object) -> None:
         if changes.datasets:
             self.refresh_datasets()
@@ -260,6 +284,9 @@ class TunePage(QWidget):
         if not dataset:
             show_exception(self, ValueError("build a dataset first (Dataset tab)"))
             return
+        if self.backend() == "vertex":
+            self.start_vertex(dataset)
+            return
         settings: dict = {"base": self.base_edit.text().strip() or "default"}
         if self.epochs.value():
             settings["epochs"] = self.epochs.value()
@@ -267,6 +294,34 @@ class TunePage(QWidget):
             settings["learning_rate"] = self.learning_rate.value()
         ops.start_job(parent=self, dataset=dataset, settings=settings).success(
             lambda _job: self.refresh_jobs()).run_in_background(initiator=self)
+
+    def start_vertex(self, dataset: str) -> None:
+        """Build the manifest (off the GUI thread), ask, and only on Send upload and start the job."""
+        self.start_button.setEnabled(False)
+
+        def planned(plan) -> None:
+            if plan is None:
+                self.start_button.setEnabled(True)
+                self.detail.setText("Not connected to Google Cloud: run `attune connect --project P --bucket B` first.")
+                return
+            conn, settings, manifest = plan
+            try:
+                approval = egress.confirm(manifest, ask=lambda m: ask_to_send(m, self), via="dialog")
+            except egress.EgressRefused:
+                self.start_button.setEnabled(True)
+                self.detail.setText(f"{manifest.what}: not sent.")
+                return
+            ops.start_vertex(parent=self, approval=approval, conn=conn, settings=settings).success(
+                lambda _job: self.refresh_jobs()).finally_(lambda: self.start_button.setEnabled(True)) \
+                .run_in_background(initiator=self)
+
+        ops.plan_vertex(parent=self, dataset=dataset, epochs=self.epochs.value()).success(planned).failure(
+            lambda exc: (self.start_button.setEnabled(True), show_exception(self, exc))).run_in_background()
+
+    def edit_connection(self) -> None:
+        from desktop.connection_dialog import ConnectionDialog
+
+        ConnectionDialog(self).open()
 
     def cancel_selected(self) -> None:
         job = self.selected_job()
