@@ -136,7 +136,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     ``argv=None`` here means "no command": every command is a stub, enough for
     ``--help``; a stub is replaced by its module's real parser when it runs.
     """
-    return _build_parser(_modules_to_load(_command_in(argv or [])))
+    argv = list(argv or [])
+    command = _command_in(argv)
+    # A known command needs only its own parser: the others' stubs (~2 ms) serve the
+    # top-level help (`attune --help`, also `attune -h stats`) and the "invalid choice"
+    # list, and an unknown command loads every module anyway.
+    top_level = command is not None and any(a in ("-h", "--help", "--") for a in argv[: argv.index(command)])
+    return _build_parser(_modules_to_load(command), stubs=command not in COMMANDS or top_level)
 
 
 def build_full_parser() -> argparse.ArgumentParser:
@@ -144,7 +150,7 @@ def build_full_parser() -> argparse.ArgumentParser:
     return _build_parser(list(COMMAND_MODULES))
 
 
-def _build_parser(modules: list[str]) -> argparse.ArgumentParser:
+def _build_parser(modules: list[str], *, stubs: bool = True) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="attune",
         description="Curate therapy transcripts into fine-tuning datasets and evaluate models, "
@@ -164,7 +170,7 @@ def _build_parser(modules: list[str]) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in modules:
         importlib.import_module(name).register(sub)
-    for name, (_module, help_text) in COMMANDS.items():
+    for name, (_module, help_text) in COMMANDS.items() if stubs else ():
         if name not in sub.choices:
             sub.add_parser(name, help=help_text, add_help=False)
     return parser

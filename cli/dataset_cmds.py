@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cli.common import print_table, store_from_args, terminal_progress
 from core.bounded_read import read_small_text
-from core.datasets import DatasetRules, build_dataset, catalog, export_dataset
+from core.datasets import DatasetRules, ExportResult, build_dataset, catalog, export_dataset
 from core.datasets.card import removal_label, removal_order
 from core.datasets.rules import DEFAULT_SYSTEM_INSTRUCTION, format_split, parse_split
 from core.errors import InputRefused, UsageError
@@ -54,6 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--vertex-form", choices=["transcript", "multi-turn"], default="transcript",
                    help="Vertex AI files: the context as one labelled transcript so only the target is "
                    "trained on (default), or plain multi-turn contents (every therapist turn is trained on)")
+    b.add_argument("--out", metavar="DIR",
+                   help="also export it to DIR (as `dataset export --out DIR NAME` would, from the files the "
+                        "build just rendered)")
     si = b.add_mutually_exclusive_group()
     si.add_argument("--system-instruction", metavar="TEXT", help="system instruction stored with the dataset")
     si.add_argument("--system-instruction-file", metavar="FILE", help="read the system instruction from FILE")
@@ -120,7 +123,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     rules = rules_from_args(args)
     with store_from_args(args) as store:
         record = build_dataset(store, args.name, rules, state=terminal_progress("building"))
-    _print_summary(record)
+        _print_summary(record)
+        if args.out is not None:
+            _print_export(export_dataset(store, record.name, Path(args.out), state=terminal_progress("exporting")))
     return 0
 
 
@@ -167,6 +172,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     with store_from_args(args) as store:
         r = catalog.get_dataset(store, args.name)
+        kept = catalog.kept_files(store, r)
     if args.json:
         print(json.dumps({"name": r.name, "created_at": r.created_at, "rules": r.rules, "seed": r.seed,
                           "counts": r.counts, "content_hash": r.content_hash,
@@ -181,6 +187,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     if c.get("test_from_name"):
         test_line += f"; reused from {c['test_from_name']}"
     print(f"test split   {test_line}")
+    print(f"kept files   {kept} (rendered at build; an export copies them while they are current)" if kept
+          else "kept files   none (an export renders the files)")
     print("rules:")
     for key in sorted(r.rules):
         if key != "system_instruction":
@@ -217,10 +225,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     with store_from_args(args) as store:
         result = export_dataset(store, args.name, Path(args.out), state=terminal_progress("exporting"))
+    _print_export(result)
+    return 0
+
+
+def _print_export(result: ExportResult) -> None:
     for name, size in result.files.items():
         print(f"{result.folder / name}  {size} bytes")
     print(f"content hash {result.content_hash} (matches the stored dataset)")
-    return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:

@@ -9,9 +9,7 @@ from pathlib import Path
 
 from cli.common import print_table, store_from_args, terminal_progress
 from core.errors import OutputFailed, UsageError
-from core.evaluation import report
 from core.evaluation.evaluate import MIN_ITEMS, SENTIMENT_NOTE, evaluate, missing_reply_lines, parse_systems
-from core.evaluation.responses import import_responses
 from core.evaluation.stats import RESAMPLES
 from core.evaluation.sources import stored_kinds
 from core.evaluation.systems import delete_system, list_systems
@@ -59,6 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_responses_import(args: argparse.Namespace) -> int:
+    from core.evaluation.responses import import_responses
+
     path = Path(args.file)
     if not path.exists():  # a FIFO or device exists: read_bounded says what it is instead
         raise UsageError(f"{path}: no such file")
@@ -103,6 +103,8 @@ def cmd_systems(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from core.evaluation import report  # the report writers, only when evaluating
+
     systems = parse_systems(args.systems)
     if args.resamples < 1:
         raise UsageError("--resamples must be at least 1")

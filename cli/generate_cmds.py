@@ -30,7 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="base:local: the embedded model, a model folder or a .gguf file")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N test items")
     p.add_argument("--top-p", type=float, default=0.9)
-    p.add_argument("--max-new-tokens", type=int, default=200)
+    p.add_argument("--max-new-tokens", type=int, default=None, metavar="N",
+                   help="local: longest reply in tokens (default: the 95th percentile of the dataset's "
+                        "training targets)")
+    p.add_argument("--min-new-tokens", type=int, default=None, metavar="N",
+                   help="local: shortest reply in tokens (default: the 5th percentile of the training targets)")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--system-instruction", default=None, help="replace the dataset's system instruction")
     p.add_argument("--device", default="auto")
@@ -62,10 +66,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     settings = GenerationSettings(
         system_instruction=args.system_instruction, temperature=args.temperature, top_p=args.top_p,
-        seed=args.seed, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+        seed=args.seed, max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens,
+        batch_size=args.batch_size,
         repetition_penalty=args.repetition_penalty).check()
     with store_from_args(args) as store:
-        name, kind, base, adapter, base_hash = resolve_target(store, args.system, base=args.base, name=args.name)
+        base_spec = models_local.local_spec(args.base, store.path.parent)  # a downloaded hub id → its folder
+        name, kind, base, adapter, base_hash = resolve_target(store, args.system, base=base_spec, name=args.name)
         generator = LocalGenerator(base, settings, adapter=adapter, device=args.device, base_hash=base_hash)
         made, had = generate_for_dataset(store, args.dataset, name, kind, generator, settings, limit=args.limit,
                                          state=terminal_progress("generating"))

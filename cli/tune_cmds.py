@@ -18,6 +18,9 @@ from core.errors import UsageError
 def register(sub: argparse._SubParsersAction) -> None:
     m = sub.add_parser("models", help="base models for local tuning: size, licence, fits this machine")
     m.add_argument("paths", nargs="*", metavar="PATH", help="also describe these model folders or .gguf files")
+    m.add_argument("--download", metavar="ORG/NAME[@REV]",
+                   help="download a Hugging Face model once into the workspace's model cache (the only command "
+                        "that reaches the hub; it sends the model id, nothing from the workspace)")
     m.set_defaults(handler=cmd_models)
 
     t = sub.add_parser("tune", help="tune a model on a dataset (locally, or on Vertex AI) and follow the job")
@@ -25,8 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     start = tsub.add_parser("start", help="start tuning a base model on a dataset's train split")
     start.add_argument("dataset")
     start.add_argument("--backend", default="local", help="local (default) or vertex")
-    start.add_argument("--base", default="default", metavar="default|PATH",
-                       help="local: the embedded SmolLM2-135M-Instruct, a model folder or a .gguf file")
+    start.add_argument("--base", default="default", metavar="default|PATH|ORG/NAME",
+                       help="local: the embedded SmolLM2-135M-Instruct, a model folder, a .gguf file, or a "
+                            "Hugging Face id downloaded with `attune models --download`")
     start.add_argument("--base-model", default=None, help="vertex: the Gemini model to tune")
     start.add_argument("--epochs", type=int, default=None)
     start.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float, default=None)
@@ -70,20 +74,59 @@ def _vertex_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from core import models_local
+    from core.workspace import workspace_dir
 
+    workspace = workspace_dir(args.home)
+    if args.download:
+        return _download(args.download, workspace)
     problem = models_local.missing_extra()
-    models = models_local.available_models(args.paths)
+    models = models_local.available_models(args.paths, workspace=workspace)
     if not models:
         print(f"no base model installed; {models_local.EXTRA_HINT}")
         return 1
     rows = []
     for m in models:
         fits = models_local.fits_memory(m)
-        rows.append((m.name, m.label, f"{m.size_bytes / 1e6:.0f} MB", m.licence,
+        # A downloaded model is named by its hub id, which is what --base takes.
+        rows.append((m.hub_id or m.name, m.label, f"{m.size_bytes / 1e6:.0f} MB", m.licence,
                      "yes" if fits else "unknown" if fits is None else "no"))
     print_table(["MODEL", "WHAT", "SIZE", "LICENCE", "FITS MEMORY"], rows)
     if problem:
         print(problem, file=sys.stderr)
+    return 0
+
+
+def _download(spec: str, workspace) -> int:
+    from core import models_hub, models_local
+    from core.progress import Progress, TaskState
+    from core.workspace import DB_FILENAME
+
+    if not (workspace / DB_FILENAME).is_file():
+        raise UsageError(f"{workspace}: no workspace there (a typo in --home?); "
+                         "`attune init` or the app's first start makes one")
+    tty = sys.stderr.isatty()
+    shown = [None]
+
+    def draw(p: Progress) -> None:
+        if not tty:  # a log: one line per file
+            if p.label != shown[0] and p.total:
+                shown[0] = p.label
+                print(f"{spec}: {p.label} ({p.done / 1e6:.1f} of {p.total / 1e6:.1f} MB)", file=sys.stderr)
+            return
+        key = (p.label, int(100 * p.done / p.total) if p.total else -1)
+        if key != shown[0]:
+            shown[0] = key
+            amount = f"{p.done / 1e6:8.1f}/{p.total / 1e6:.1f} MB {key[1]:3d}% " if p.total else ""
+            print(f"\r{spec}: {amount}{p.label[:40]:<40}", end="", file=sys.stderr, flush=True)
+
+    already = models_hub.cached(workspace, spec)
+    folder = models_hub.download(workspace, spec, TaskState(on_update=draw))
+    if tty:
+        print(file=sys.stderr)
+    model = models_local.resolve(spec, workspace)
+    verb = "already downloaded" if already else "downloaded"
+    print(f"{model.label}: {verb}, {model.size_bytes / 1e6:.0f} MB, licence {model.licence}, in {folder}; "
+          f"tune with `attune tune start DATASET --base {spec}`")
     return 0
 
 
@@ -156,6 +199,7 @@ def cmd_tune_start(args: argparse.Namespace) -> int:
         from cli import vertex_cmds
 
         return vertex_cmds.tune_start(args)
+    from core import models_local
     from core.tuning.base import get_backend
 
     backend = get_backend(args.backend)
@@ -163,6 +207,8 @@ def cmd_tune_start(args: argparse.Namespace) -> int:
     if problem:
         raise UsageError(problem)
     with store_from_args(args) as store:
+        # A hub id is tuned from its downloaded copy, never downloaded here; the job records the folder.
+        args.base = models_local.local_spec(args.base, store.path.parent)
         job = backend.start(store, args.dataset, _local_settings(args))
         print(f"tuning job {job.id} started (local, {job.settings['dataset']} on {job.base_model}); "
               f"log {job.log_path}", file=sys.stderr)

@@ -142,12 +142,7 @@ def tune_cancel(args: argparse.Namespace, job_id: int) -> int:
 def _target(store: Store, spec: str):
     from core.generation import gemini
 
-    kind, _, rest = spec.partition(":")
-    if kind == "gemini":
-        return gemini.base_target(rest)
-    if not rest.isdigit():
-        raise UsageError(f"--system {spec}: vertex:JOB with a tuning job number (see `attune tune status`)")
-    return gemini.tuned_target(store, int(rest))
+    return gemini.target_for(store, spec)  # the Tune page's Generate reads the same specs
 
 
 def add_generate_args(p: argparse.ArgumentParser) -> None:

@@ -5,18 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from cli.common import print_table, store_from_args, terminal_progress
-from core import curation
+from core import transcripts as transcript_store
 from core.errors import UsageError
 from core.ids import TranscriptId
-from core.importers import FORMATS, ImportOptions
-from core.importers.csv_mapped import load_csv_mapping
-from core.importing import import_paths
 from core.models import Category
-from core.importers.speaker_map import load_speaker_map
-from core import transcripts as transcript_store
 from core.text_safety import one_line
 from core.workspace import DB_FILENAME, workspace_dir
 
@@ -27,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("import", help="import transcript files or folders (recursively)")
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--format", choices=sorted(FORMATS) or None, help="skip sniffing, force a format")
+    p.add_argument("--format", choices=_Formats(), metavar="FORMAT",
+                   help="skip sniffing, force a format: %(choices)s")
     p.add_argument("--category", help="set this symptom category on every imported transcript")
     p.add_argument(
         "--speaker-map",
@@ -83,6 +80,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_set_category)
 
 
+class _Formats(Sequence[str]):
+    """The importers' format names, read when argparse checks or shows them.
+
+    Loading the importers costs ~25 ms; registering this parser happens for
+    every command of this module (``stats`` among them), running ``import``
+    only for itself.
+    """
+
+    def _names(self) -> list[str]:
+        from core.importers import FORMATS
+
+        return sorted(FORMATS)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._names()
+
+
 def _category(text: str | None) -> Category | None:
     if text is None:
         return None
@@ -112,6 +132,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from core.importers import ImportOptions
+    from core.importers.csv_mapped import load_csv_mapping
+    from core.importers.speaker_map import load_speaker_map
+    from core.importing import import_paths
+
     options = ImportOptions(category=_category(args.category))
     if args.speaker_map:
         options.speaker_map.update(load_speaker_map(Path(args.speaker_map)))
@@ -226,6 +251,8 @@ def cmd_set_category(args: argparse.Namespace) -> int:
     where = parse_where(args.where)
     if bool(ids) == bool(where):
         raise UsageError("give transcript ids or --where KEY=VALUE (not both), then the category")
+    from core import curation
+
     with store_from_args(args) as store:
         # Through curation so the change is logged (audit trail) and undoable, as one step.
         rater = curation.check_rater(args.rater) if args.rater else curation.default_rater(store)

@@ -9,11 +9,15 @@ demo or not, can be deleted (``attune transcripts delete``).
 
 from __future__ import annotations
 
-from core.importing import ImportReport, import_paths
+from typing import TYPE_CHECKING
+
 from core.progress import TaskState
 from core.resources import demo_transcripts
 from core.store import Store
 from core.store import transcripts as transcript_store
+
+if TYPE_CHECKING:  # the importers load only when the demos are imported, not on every start
+    from core.importing import ImportReport
 
 _FLAG = "demo_imported"
 
@@ -35,6 +39,8 @@ def ensure_demo_imported(store: Store, state: TaskState | None = None) -> Import
         if not transcript_store.get_setting(store, _FLAG, False):
             transcript_store.set_setting(store, _FLAG, True)
         return None
+    from core.importing import import_paths
+
     report = import_paths(store, demo_transcripts(), state=state)
     transcript_store.mark_demo(store, [t for f in report.files for t in f.transcript_ids])
     transcript_store.set_setting(store, _FLAG, True)

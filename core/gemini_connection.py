@@ -34,6 +34,14 @@ DEFAULT_TIMEOUT_S = 120.0
 RETRY_CODES = frozenset({408, 429, 500, 502, 503, 504})
 
 
+# Tunable base models (editable: any model id Vertex AI accepts) and adapter sizes;
+# here rather than in core.tuning.vertex so a settings form can list them without
+# importing Google's SDKs.
+BASE_MODELS = ("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro")
+ADAPTER_SIZES = ("ADAPTER_SIZE_ONE", "ADAPTER_SIZE_TWO", "ADAPTER_SIZE_FOUR", "ADAPTER_SIZE_EIGHT",
+                 "ADAPTER_SIZE_SIXTEEN")
+
+
 def tuned_system_name(job_id: int) -> str:
     """The system a succeeded Vertex tuning job's endpoint becomes (``core.evaluation.sources`` names)."""
     return f"vertex-job-{job_id}"
@@ -131,15 +139,26 @@ def credentials(conn: Connection) -> Any:
     return creds
 
 
+# A key given where no secure keychain exists: kept in this process's memory
+# only, for this session (the app asks again next time), written nowhere.
+_session_key: str | None = None
+
+
 def api_key() -> str | None:
-    """The Gemini API key from the OS keychain, if one is stored there."""
+    """The Gemini API key from the OS keychain (or given this session), if there is one."""
     import keyring
     from keyring.errors import KeyringError
 
     try:
-        return keyring.get_password(KEYRING_SERVICE, "api_key")
+        return keyring.get_password(KEYRING_SERVICE, "api_key") or _session_key
     except KeyringError:
-        return None
+        return _session_key
+
+
+def remember_for_session(key: str | None) -> None:
+    """Use ``key`` until the process ends, without writing it anywhere (no secure keychain here)."""
+    global _session_key
+    _session_key = key or None
 
 
 def store_api_key(key: str) -> bool:

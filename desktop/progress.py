@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QProgressDialog, QWidget
 from core.progress import TaskState
 
 POLL_MS = 100
+_BAR_MAX = 2**31 - 1
 
 
 class ProgressWatcher:
@@ -29,8 +30,10 @@ class ProgressWatcher:
     def _poll(self) -> None:
         p = self.state.progress
         if p.total > 0:
-            self.dialog.setMaximum(p.total)
-            self.dialog.setValue(min(p.done, p.total))
+            # The bar holds a 32-bit int; byte counts of a multi-GB download do not fit.
+            scale = max(1, -(-p.total // _BAR_MAX))
+            self.dialog.setMaximum(p.total // scale)
+            self.dialog.setValue(min(p.done, p.total) // scale)
         if p.label:
             self.dialog.setLabelText(f"{self._label}\n{p.label}")
 

@@ -26,12 +26,16 @@ from core.store import Store, open_store, verify_integrity
 T = TypeVar("T")
 
 DRAIN_POLL_MS = 50
+# With check_when_asked, the integrity check starts when the window asks (its
+# first screen read), at the first write, or this long after start, whichever
+# comes first.
+INTEGRITY_CHECK_LATEST_MS = 3000
 
 
 class TaskManager(QObject):
     _closures_pending = Signal()
 
-    def __init__(self, workspace: Path) -> None:
+    def __init__(self, workspace: Path, *, check_when_asked: bool = False) -> None:
         super().__init__()
         self.workspace = workspace
         self._db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attune-db")
@@ -43,7 +47,20 @@ class TaskManager(QObject):
         self._store: Store | None = None
         # quick_check of a large workspace takes about a second; it runs beside
         # the first reads instead of before them, and every write waits for it.
-        self._integrity: Future[None] | None = None
+        # check_when_asked (the app): it starts once the first screen is read
+        # (start_integrity_check), so on two cores it does not compete with
+        # those reads for a core; a write starts it at the latest.
+        self._integrity: Future[None] | None = None  # the running check
+        self._verdict: Future[None] = Future()  # its outcome, whenever it starts
+        self._check_wanted = not check_when_asked  # read and set on the database thread
+        self._check_asked = False  # start_integrity_check was called (GUI thread)
+        self._check_timer: QTimer | None = None
+        if check_when_asked:
+            self._check_timer = QTimer(self)
+            self._check_timer.setSingleShot(True)
+            self._check_timer.timeout.connect(self.start_integrity_check)
+            self._check_timer.start(INTEGRITY_CHECK_LATEST_MS)
+        self._closed = False
         self._closures: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._closures_pending.connect(self._drain, Qt.ConnectionType.QueuedConnection)
@@ -61,14 +78,43 @@ class TaskManager(QObject):
     def _store_on_db_thread(self) -> Store:
         if self._store is None:
             self._store = open_store(self.workspace, check=False)
-            self._integrity = self._free_executor.submit(verify_integrity, self._store.path)
+        if self._check_wanted:
+            self._begin_check()
         return self._store
+
+    def _begin_check(self) -> None:
+        """Start the check on the pool (once); database thread only, the store open."""
+        if self._integrity is None:
+            assert self._store is not None
+            self._integrity = self._free_executor.submit(verify_integrity, self._store.path)
+            self._integrity.add_done_callback(lambda check: _settle(check, self._verdict))
 
     def _writable_store_on_db_thread(self) -> Store:
         store = self._store_on_db_thread()
-        assert self._integrity is not None
-        self._integrity.result()  # raises WorkspaceCorrupt: nothing is written to a damaged file
+        self._begin_check()  # a write never goes ahead unchecked
+        self._verdict.result()  # raises WorkspaceCorrupt: nothing is written to a damaged file
         return store
+
+    def start_integrity_check(self) -> None:
+        """Start the integrity check after the database jobs queued so far (once).
+
+        The window calls this once its first screen's reads are queued: the
+        check then runs beside the painting of that screen, not its reads.
+        """
+        self._warn_if_not_main()
+        if self._check_timer is not None:
+            self._check_timer.stop()
+        if self._closed or self._check_asked:
+            return
+        self._check_asked = True
+
+        def begin() -> None:
+            # Set here, on the database thread: a job queued earlier must not
+            # start the check before its own reads.
+            self._check_wanted = True
+            self._store_on_db_thread()  # opens the store if need be, then starts the check
+
+        self._db_executor.submit(begin)
 
     def integrity_verdict(self) -> Future[None]:
         """Resolves once the workspace's integrity check has run (raises if it failed).
@@ -79,20 +125,12 @@ class TaskManager(QObject):
         """
         verdict: Future[None] = Future()
 
-        def settle(check: Future[None]) -> None:
-            exc = check.exception()
-            if exc is not None:
-                verdict.set_exception(exc)
-            else:
-                verdict.set_result(None)
-
         def opened(fut: Future[Store]) -> None:
             exc = fut.exception()
             if exc is not None:  # opening failed: that is the verdict
                 verdict.set_exception(exc)
             else:
-                assert self._integrity is not None
-                self._integrity.add_done_callback(settle)
+                self._verdict.add_done_callback(lambda outcome: _settle(outcome, verdict))
 
         self._db_executor.submit(self._store_on_db_thread).add_done_callback(opened)
         return verdict
@@ -110,6 +148,8 @@ class TaskManager(QObject):
         write after opening can actually wait).
         """
         self._warn_if_not_main()
+        if self._closed:
+            return _refused()
         opener = self._writable_store_on_db_thread if writes else self._store_on_db_thread
         fut = self._db_executor.submit(lambda: fn(opener()))
         if on_done is not None:
@@ -129,6 +169,8 @@ class TaskManager(QObject):
         stops the work at its next check instead of waiting for it.
         """
         self._warn_if_not_main()
+        if self._closed:
+            return _refused()
         if state is not None:
             with self._lock:
                 self._running.add(state)
@@ -170,7 +212,10 @@ class TaskManager(QObject):
             raise RuntimeError("background work must be started from the GUI thread")
 
     def shutdown(self) -> None:
+        self._closed = True
         self._drain_timer.stop()
+        if self._check_timer is not None:
+            self._check_timer.stop()
         with self._lock:
             running = list(self._running)
         for state in running:
@@ -184,3 +229,23 @@ class TaskManager(QObject):
         self._db_executor.shutdown(wait=True)
         self._free_executor.shutdown(wait=False, cancel_futures=True)
         self._work_executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _settle(source: Future[None], target: Future[None]) -> None:
+    """Copy a finished check's outcome (passed, failed, or cancelled at shutdown) to ``target``."""
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif source.exception() is not None:
+        target.set_exception(source.exception())  # type: ignore[arg-type]
+    else:
+        target.set_result(None)
+
+
+def _refused() -> Future[Any]:
+    """What work asked for after shutdown gets (a callback of work that was running
+    when the window closed, say): nothing runs, and no callback."""
+    fut: Future[Any] = Future()
+    fut.cancel()
+    return fut

@@ -1,11 +1,14 @@
-"""The export folder: every file rendered from stored examples, written atomically.
+"""The example files: rendered once per dataset, and the export folder, written atomically.
 
-Rendering is a pure function of the examples and the system instruction, so
-the build (which only hashes) and the export (which writes) produce the same
-bytes. Every file goes into a private staging folder beside the target, is
-fsynced, and only when every file is complete (and the content hash matches
-the one stored at build time) is the staging folder swapped in with one
-rename (``core.files``): a crash or Cancel leaves the previous folder whole.
+Rendering is a pure function of the examples and the system instruction. The
+build renders once (``hash_examples``): it hashes every file for the content
+hash and keeps the bytes in the workspace (``rendered``). The export copies
+them (``copy_folder``, each file's hash checked as it is written) while they
+are current, and renders from the store (``write_folder``) otherwise; both
+give the same bytes. Every file goes into a private staging folder beside the
+target, is fsynced, and only when every file is complete (and the content
+hash matches the one stored at build time) is the staging folder swapped in
+with one rename (``core.files``): a crash or Cancel leaves the previous folder whole.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ from core.progress import TaskState, null_state
 
 class ExportFailed(AttuneError):
     """The export folder could not be written; it was left as it was."""
+
+
+class KeptFilesUnusable(Exception):
+    """The files a build kept are missing or differ from its hashes: render instead (internal)."""
 
 
 # The example files, in the order the content hash covers them.
@@ -75,31 +82,22 @@ def combined_hash(files: dict[str, str], names: Iterable[str]) -> str:
 class _Sink:
     """Hashes what is written and, when given a file, writes it too.
 
-    Lines are gathered and handed on in blocks: one hash update and one write
-    per ~256 KB instead of per line.
+    ``render`` appends lines to ``pending`` (no call per line) and flushes
+    every few hundred examples: one join, one hash update and one write per
+    block instead of per line.
     """
-
-    BLOCK = 256 * 1024
 
     def __init__(self, file: BinaryIO | None = None) -> None:
         self.hash = hashlib.sha256()
         self.size = 0
         self.file = file
-        self._pending: list[bytes] = []
-        self._pending_size = 0
-
-    def write(self, data: bytes) -> None:
-        self._pending.append(data)
-        self._pending_size += len(data)
-        if self._pending_size >= self.BLOCK:
-            self.flush()
+        self.pending: list[bytes] = []
 
     def flush(self) -> None:
-        if not self._pending:
+        if not self.pending:
             return
-        block = b"".join(self._pending)
-        self._pending.clear()
-        self._pending_size = 0
+        block = b"".join(self.pending)
+        self.pending.clear()
         self.hash.update(block)
         self.size += len(block)
         if self.file is not None:
@@ -116,16 +114,20 @@ def render(
 ) -> None:
     """Write every example file's lines to its sink; examples come in file order."""
     state = state or null_state()
-    w = {name: sinks[name].write for name in EXAMPLE_FILES}
+    w = {name: sinks[name].pending.append for name in EXAMPLE_FILES}
     cache = formats.encoder_cache()
+    example_lines, manifest_line = formats.example_lines, formats.manifest_line
     for n, ex in enumerate(examples):
-        if n % 20_000 == 0:
-            cache.clear()  # bounded memory; contexts overlap only between neighbours
-        if n % 2000 == 0:
-            state.check_cancelled()
-            state.update(n, total, "writing examples")
+        if n % 256 == 0:  # every test below divides by 256
+            for sink in sinks.values():
+                sink.flush()
+            if n % 2048 == 0:
+                state.check_cancelled()
+                state.update(n, total, "writing examples")
+            if n % 16_384 == 0:
+                cache.clear()  # bounded memory; contexts overlap only between neighbours
         w["manifest.jsonl"](
-            formats.manifest_line(
+            manifest_line(
                 example_id=ex.example_id,
                 split=ex.split,
                 transcript_id=ex.transcript_id,
@@ -134,7 +136,7 @@ def render(
                 target_words=ex.target_words,
             )
         )
-        vertex, openai, hf = formats.example_lines(system, ex.context, ex.target, cache, vertex_form)
+        vertex, openai, hf = example_lines(system, ex.context, ex.target, cache, vertex_form)
         if ex.split == "test":
             w["hf_test.jsonl"](hf)
             w["test.jsonl"](
@@ -161,8 +163,10 @@ def render(
 
 
 def hash_examples(examples: Iterable[Example], system: str, state: TaskState | None = None, total: int = 0,
-                  vertex_form: str = formats.DEFAULT_VERTEX_FORM) -> Rendered:
-    sinks = {name: _Sink() for name in EXAMPLE_FILES}
+                  vertex_form: str = formats.DEFAULT_VERTEX_FORM,
+                  keep: Callable[[str], BinaryIO | None] | None = None) -> Rendered:
+    """Hash every example file; ``keep(name)`` may give a file to write each one into as well."""
+    sinks = {name: _Sink(keep(name) if keep is not None else None) for name in EXAMPLE_FILES}
     render(examples, system, sinks, state, total, vertex_form)
     return _rendered(sinks)
 
@@ -218,3 +222,59 @@ def write_folder(
             }
         )
         return rendered
+
+
+def _blocks(path: Path, buf: bytearray) -> Iterable[memoryview]:
+    """``path`` in blocks of ``buf``'s size; a read error means the kept copy is unusable."""
+    view = memoryview(buf)
+    try:
+        with open(path, "rb") as f:
+            while n := f.readinto(buf):
+                yield view[:n]
+    except OSError as exc:
+        raise KeptFilesUnusable(f"{path}: {exc}") from exc
+
+
+def copy_folder(
+    out_dir: Path,
+    source: Path,
+    expected: Rendered,
+    card: Callable[[Rendered], bytes],
+    *,
+    state: TaskState | None = None,
+    total: int = 0,
+) -> Rendered:
+    """Publish ``out_dir`` from the example files a build kept in ``source`` (no rendering).
+
+    Each file is hashed as it is written and must match ``expected`` (the
+    hashes stored at build time), else ``KeptFilesUnusable`` is raised and
+    ``out_dir`` is left as it was; the folder is published exactly as
+    ``write_folder`` publishes it.
+    """
+    state = state or null_state()
+    out_dir = Path(out_dir)
+    grand = sum(expected.sizes.values()) or 1
+    done = 0
+    buf = bytearray(1024 * 1024)
+    with FolderPublisher(out_dir, owned=ALL_FILES) as folder:
+        try:
+            for name in EXAMPLE_FILES:
+                out = folder.open(name)
+                for block in _blocks(Path(source) / name, buf):
+                    state.check_cancelled()
+                    out.write(block)
+                    done += len(block)
+                    state.update(total * done // grand, total, "writing examples")
+                if out.hash.hexdigest() != expected.files[name] or out.size != expected.sizes[name]:
+                    raise KeptFilesUnusable(f"{source / name}: differs from the dataset's hash")
+            folder.write(CARD_FILE, card(expected))
+        except OSError as exc:
+            raise ExportFailed(f"{out_dir}: cannot write the export ({exc.strerror or exc})") from exc
+        folder.commit(
+            {
+                "kind": "dataset-export",
+                "content_hash": expected.content_hash,
+                "manifest_jsonl_sha256": expected.files["manifest.jsonl"],
+            }
+        )
+        return expected

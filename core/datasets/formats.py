@@ -65,13 +65,18 @@ def check_vertex_form(form: str) -> str:
     return form
 
 
+# json.dumps with options builds a new encoder per call; these are built once.
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_DUMPS_ASCII = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
 def dumps_line(obj: Any) -> bytes:
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    text = _DUMPS(obj)
     try:
         return text.encode("utf-8") + b"\n"
     except UnicodeEncodeError:
         # A lone surrogate cannot be UTF-8; \u escapes keep the line valid JSON.
-        return json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
+        return _DUMPS_ASCII(obj).encode("ascii") + b"\n"
 
 
 def transcript(context: Sequence[_Msg]) -> str:
@@ -133,6 +138,13 @@ _ENCODE = json.encoder.encode_basestring  # type: ignore[attr-defined]  # what d
 _ENCODE_ASCII = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
 
+# The fixed pieces around each message's text, looked up once per message
+# rather than assembled for every line (the bytes are the same).
+_TRANSCRIPT_LABEL = {role: label + ": " for role, label in LABELS.items()}
+_CHAT_HEAD = {role: '{"role":"' + r + '","content":' for role, r in CHAT_ROLES.items()}
+_VERTEX_HEAD = {role: '{"role":"' + r + '","parts":[{"text":' for role, r in VERTEX_ROLES.items()}
+
+
 def _render(fmt: str, system: str, context: Sequence[_Msg], target: str | None,
             enc: Callable[[str], str], vertex_form: str = DEFAULT_VERTEX_FORM) -> str:
     """The JSON text of one example in ``fmt`` (no newline); ``target`` None gives the prompt.
@@ -147,21 +159,24 @@ def _render(fmt: str, system: str, context: Sequence[_Msg], target: str | None,
             else '{"contents":['
         if vertex_form == "transcript":
             # enc(text)[1:-1] is the escaped text without its quotes; labels are ASCII.
-            body = "\\n\\n".join(LABELS[m.role] + ": " + enc(m.text)[1:-1] for m in context)
+            label = _TRANSCRIPT_LABEL
+            body = "\\n\\n".join([label[m.role] + enc(m.text)[1:-1] for m in context])
             parts = ['{"role":"user","parts":[{"text":"' + body + '"}]}']
         else:
-            parts = ['{"role":"' + VERTEX_ROLES[m.role] + '","parts":[{"text":' + enc(m.text) + "}]}"
-                     for m in context]
+            vertex_head = _VERTEX_HEAD
+            parts = [vertex_head[m.role] + enc(m.text) + "}]}" for m in context]
         if training:
             parts.append('{"role":"model","parts":[{"text":' + enc(target) + "}]}")  # type: ignore[arg-type]
         return head + ",".join(parts) + "]}"
-    weights = training and fmt == "openai"
-    items = ['{"role":"system","content":' + enc(system) + "}"] if system else []
-    for m in context:
-        if weights and m.role == "therapist":
-            items.append('{"role":"assistant","content":' + enc(m.text) + ',"weight":0}')
-        else:
-            items.append('{"role":"' + CHAT_ROLES[m.role] + '","content":' + enc(m.text) + "}")
+    chat_head = _CHAT_HEAD
+    if training and fmt == "openai":
+        # earlier therapist turns are context only: weight 0
+        items = [chat_head[m.role] + enc(m.text) + (',"weight":0}' if m.role == "therapist" else "}")
+                 for m in context]
+    else:
+        items = [chat_head[m.role] + enc(m.text) + "}" for m in context]
+    if system:
+        items.insert(0, '{"role":"system","content":' + enc(system) + "}")
     if fmt == "openai":
         if training:
             items.append('{"role":"assistant","content":' + enc(target) + ',"weight":1}')  # type: ignore[arg-type]
@@ -222,9 +237,12 @@ def example_lines(
     ``cache`` (from ``encoder_cache()``) may be shared across the examples of one file set.
     """
     enc = cache.__getitem__ if cache is not None else _ENCODE
-    lines = [_render(fmt, system, context, target, enc, vertex_form) for fmt in FORMATS]
     try:
-        return tuple(line.encode("utf-8") + b"\n" for line in lines)  # type: ignore[return-value]
+        return (
+            (_render("vertex", system, context, target, enc, vertex_form) + "\n").encode(),
+            (_render("openai", system, context, target, enc, vertex_form) + "\n").encode(),
+            (_render("hf", system, context, target, enc, vertex_form) + "\n").encode(),
+        )
     except UnicodeEncodeError:
         return tuple(  # type: ignore[return-value]
             _render(fmt, system, context, target, _ENCODE_ASCII, vertex_form).encode("ascii") + b"\n"

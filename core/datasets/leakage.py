@@ -14,7 +14,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from core.errors import AttuneError
 from core.ids import TranscriptId, TurnId
@@ -38,8 +38,7 @@ class LeakageError(AttuneError):
     """The splits would leak test material into training; the build is refused."""
 
 
-@dataclass(frozen=True, slots=True)
-class LeakageItem:
+class LeakageItem(NamedTuple):  # a tuple: tens of thousands per build, made cheaply
     turn_id: TurnId
     split: str
     transcript_id: TranscriptId

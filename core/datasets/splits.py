@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from core.datasets.leakage import comparable, normalise, similar_pairs
@@ -88,7 +88,8 @@ def _order(seed: int, key: str) -> str:
 
 
 def assign_splits(
-    targets: Iterable[CandidateRow], percentages: tuple[int, int, int], seed: int, *, with_test: bool = True
+    targets: Iterable[CandidateRow], percentages: tuple[int, int, int], seed: int, *, with_test: bool = True,
+    prompt_keys: Mapping[TurnId, str] | None = None,
 ) -> Assignment:
     """Assign each target's group to a split.
 
@@ -100,7 +101,7 @@ def assign_splits(
         shares[2] = 0.0
     targets = list(targets)
     groups: dict[str, list[CandidateRow]] = defaultdict(list)
-    for key, t in zip(_merged_group_keys(targets), targets, strict=True):
+    for key, t in zip(_merged_group_keys(targets, prompt_keys), targets, strict=True):
         groups[key].append(t)
     by_category: dict[str, list[str]] = defaultdict(list)
     for key, members in groups.items():
@@ -134,10 +135,16 @@ def assign_splits(
     return Assignment(split_of, group_of)
 
 
-def _merged_group_keys(targets: list[CandidateRow]) -> list[str]:
-    """Each target's group: its client's (or transcript's), joined with every group answering the same client text."""
+def _merged_group_keys(targets: list[CandidateRow], prompt_keys: Mapping[TurnId, str] | None = None) -> list[str]:
+    """Each target's group: its client's (or transcript's), joined with every group answering the same client text.
+
+    ``prompt_keys``: ``normalise(t.prompt)`` by turn id, when the caller has them already.
+    """
     own = [group_key(t.client_key, t.transcript_id) for t in targets]
-    prompts = [normalise(t.prompt or "") for t in targets]
+    if prompt_keys is not None:
+        prompts = [prompt_keys[t.turn_id] for t in targets]
+    else:
+        prompts = [normalise(t.prompt or "") for t in targets]
     clusters = prompt_clusters(prompts)
     parent: dict[str, str] = {}
 

@@ -23,8 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from core.datasets.catalog import get_dataset
-from core.datasets.items import eval_items  # the exported test items, under today's exclusions
 from core.errors import UsageError
 from core.evaluation import stats
 from core.evaluation.features import compute, reference_features
@@ -230,11 +228,11 @@ def parse_systems(text: str) -> list[str]:
     return names
 
 
-def _category_of(item: EvalItem) -> str:
+def _category_name(text: str) -> str:
     try:
-        return Category.parse(item.category).value
+        return Category.parse(text).value
     except ValueError:
-        return item.category  # unexpected, but never silently merged into another category
+        return text  # unexpected, but never silently merged into another category
 
 
 def _with_features(
@@ -252,9 +250,10 @@ def _with_features(
     the reference's features instead of being scored again.
     """
     reference_text = {item.example_id: item.reference for item in items}
+    # `features is None` first: in a later evaluation every reply has them, and `usable` is a call.
     same = {eid for eid, r in replies.items()
-            if r.usable and r.features is None and r.text == reference_text.get(eid)}
-    todo = {eid: r.text for eid, r in replies.items() if r.usable and r.features is None and eid not in same}
+            if r.features is None and r.usable and r.text == reference_text.get(eid)}
+    todo = {eid: r.text for eid, r in replies.items() if r.features is None and r.usable and eid not in same}
     if not todo and not same:
         return replies
     fresh = compute(list(todo.values()), state=state, label=f"Scoring {system.name}'s replies") if todo else {}
@@ -287,7 +286,7 @@ def _score_reply(
 
 
 def _summarise(scores: Sequence[ReplyScore]) -> SystemScores:
-    scored = [s for s in scores if s.scored]
+    scored = [s for s in scores if s.length_diff is not None]  # .scored, without a call per reply
     n = len(scored)
 
     def mean(values: list[float]) -> float | None:
@@ -317,28 +316,39 @@ _METRIC_FIELD = {
 _SCALE = {"avg_length_diff": 1, "avg_sentence_diff": 1, "avg_sentiment_distance": 1_000_000}
 
 
-def _scaled(score: ReplyScore, metric: str) -> int:
-    value = getattr(score, _METRIC_FIELD[metric])
-    return round(value * _SCALE[metric]) if value is not None else 0
+def _scaled_values(column: list[ReplyScore]) -> dict[str, list[int]]:
+    """Each metric's per-item values as the bootstrap takes them: scaled integers, 0 where not scored."""
+    million = _SCALE["avg_sentiment_distance"]
+    assert _SCALE["avg_length_diff"] == _SCALE["avg_sentence_diff"] == 1  # counts go in as they are
+    return {
+        "avg_length_diff": [s.length_diff if s.length_diff is not None else 0 for s in column],
+        "avg_sentence_diff": [s.sentence_diff if s.sentence_diff is not None else 0 for s in column],
+        "avg_sentiment_distance": [
+            round(s.sentiment_distance * million) if s.sentiment_distance is not None else 0 for s in column
+        ],
+    }
 
 
 def _columns(
     scores: list[dict[str, ReplyScore]], systems: list[str], pairs: list[tuple[str, str]]
 ) -> dict[str, stats.RatioColumn]:
     cols: dict[str, stats.RatioColumn] = {}
+    weights: dict[str, list[int]] = {}
+    values: dict[str, dict[str, list[int]]] = {}
     for name in systems:
-        weights = [1 if row[name].scored else 0 for row in scores]
+        column = [row[name] for row in scores]
+        weights[name] = [0 if s.length_diff is None else 1 for s in column]  # 1 where .scored
+        values[name] = _scaled_values(column)
         for metric in _METRIC_FIELD:
-            values = [_scaled(row[name], metric) for row in scores]
-            cols[f"{name}\x00{metric}"] = stats.RatioColumn(values, weights, _SCALE[metric])
+            cols[f"{name}\x00{metric}"] = stats.RatioColumn(values[name][metric], weights[name], _SCALE[metric])
     for a, b in pairs:
-        both = [1 if row[a].scored and row[b].scored else 0 for row in scores]
+        both = [wa & wb for wa, wb in zip(weights[a], weights[b], strict=True)]
         for metric in _METRIC_FIELD:
-            values = [
-                _scaled(row[a], metric) - _scaled(row[b], metric) if w else 0
-                for row, w in zip(scores, both, strict=True)
+            pair_values = [
+                va - vb if w else 0
+                for va, vb, w in zip(values[a][metric], values[b][metric], both, strict=True)
             ]
-            cols[f"{a}\x00{b}\x00{metric}"] = stats.RatioColumn(values, both, _SCALE[metric])
+            cols[f"{a}\x00{b}\x00{metric}"] = stats.RatioColumn(pair_values, both, _SCALE[metric])
     return cols
 
 
@@ -356,14 +366,20 @@ def _block(
         intervals = {}
     paired = []
     for a, b in pairs:
-        both = [(sa, sb) for _, sc in rows if (sa := sc[a]).scored and (sb := sc[b]).scored]
+        both = [(sa, sb) for _, sc in rows
+                if (sa := sc[a]).length_diff is not None and (sb := sc[b]).length_diff is not None]
         pair_note = note
         if pair_note is None and 0 < len(both) < min_items:
             pair_note = (f"only {len(both)} items answered by both (at least {min_items} are needed "
                          "for an interval and a p-value)")
         metrics = {}
-        for metric, attr in _METRIC_FIELD.items():
-            diffs = [getattr(sa, attr) - getattr(sb, attr) for sa, sb in both]
+        differences = {  # per metric: a's distance minus b's, item by item (as _METRIC_FIELD names them)
+            "avg_length_diff": [sa.length_diff - sb.length_diff for sa, sb in both],
+            "avg_sentence_diff": [sa.sentence_diff - sb.sentence_diff for sa, sb in both],
+            "avg_sentiment_distance": [sa.sentiment_distance - sb.sentiment_distance for sa, sb in both],
+        }
+        for metric in _METRIC_FIELD:
+            diffs = differences[metric]
             test = stats.wilcoxon_signed_rank(diffs) if diffs and pair_note is None else None
             metrics[metric] = PairedMetric(
                 mean_difference=sum(diffs) / len(diffs) if diffs else None,
@@ -413,6 +429,11 @@ def evaluate(
         raise UsageError("a system is named twice")
     if resamples < 1:
         raise UsageError("resamples must be at least 1")
+    # Here, not at the top: `attune systems` and reply imports load this package without
+    # needing the dataset builder (~90 ms to import).
+    from core.datasets.catalog import get_dataset
+    from core.datasets.items import eval_items  # the exported test items, under today's exclusions
+
     state.update(0, 0, "Reading test items")
     dataset = get_dataset(store, dataset_name)
     items = eval_items(store, dataset.id)
@@ -428,6 +449,7 @@ def evaluate(
 
     scores: dict[str, dict[str, ReplyScore]] = {}
     by_category: dict[str, list[tuple[EvalItem, dict[str, ReplyScore]]]] = {c: [] for c in CATEGORIES}
+    category_of: dict[str, str] = {}  # an item's category text -> its block (a handful of distinct texts)
     for item in items:
         ref_f = by_example[item.example_id]
         ref_uses = uses_name(item.reference, item.client_names) if has_known_name(item.client_names) else None
@@ -436,7 +458,10 @@ def evaluate(
             for name in systems
         }
         scores[item.example_id] = row
-        by_category.setdefault(_category_of(item), []).append((item, row))
+        category = category_of.get(item.category)
+        if category is None:
+            category = category_of[item.category] = _category_name(item.category)
+        by_category.setdefault(category, []).append((item, row))
 
     pairs = list(itertools.combinations(systems, 2))
     strata = {

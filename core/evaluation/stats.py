@@ -67,7 +67,10 @@ def quantile(sorted_values: Sequence[float], q: float) -> float:
 def percentile_interval(estimates: Sequence[float], confidence: float = CONFIDENCE) -> Interval | None:
     if not estimates:
         return None
-    ordered = sorted(estimates)
+    return _interval_of_sorted(sorted(estimates), confidence)
+
+
+def _interval_of_sorted(ordered: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
     tail = (1 - confidence) / 2
     return (quantile(ordered, tail), quantile(ordered, 1 - tail))
 
@@ -105,7 +108,7 @@ def _fields(cols: Mapping[str, RatioColumn]) -> tuple[int, np.ndarray, dict[str,
     for key, col in cols.items():
         if len(col.values) != n or len(col.weights) != n:
             raise ValueError(f"column {key!r} does not have {n} items")
-        if not all(isinstance(v, int) for v in col.values):
+        if not all(issubclass(t, int) for t in set(map(type, col.values))):  # isinstance(v, int), per type
             raise TypeError(f"column {key!r}: values must be integers (scale fractional measures)")
         wkey = tuple(col.weights)
         if wkey not in weight_field:
@@ -118,6 +121,35 @@ def _fields(cols: Mapping[str, RatioColumn]) -> tuple[int, np.ndarray, dict[str,
     if n and float(np.abs(matrix).sum(axis=0).max(initial=0)) * n >= 2**53:
         raise ValueError("column totals too large for an exact bootstrap")
     return n, matrix, slots
+
+
+# OpenBLAS shares a product among threads above m·n·k = 2**18 (SMP_THRESHOLD_MIN x
+# GEMM_MULTITHREAD_THRESHOLD in its interface/gemm.c). These products are thin, so
+# the threads mostly wait, and a waiting OpenBLAS thread spins: on 2 shared cores a
+# 10,000-item evaluation burnt ~0.15 s more CPU than with one thread (issue 12).
+# Blocks at or below that size run on the calling thread.
+_BLOCK_MNK = 1 << 18
+
+
+def _totals(counts: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``counts @ matrix`` as exact integers, multiplied in blocks of at most ``_BLOCK_MNK``.
+
+    Every entry and partial sum is an integer below 2**53 (``_fields`` checks),
+    so float64 adds them exactly in any grouping: the blocks' sum is the product.
+    """
+    import numpy as np
+
+    k, n = counts.shape
+    f = max(matrix.shape[1], 1)
+    rows = min(k, max(8, _BLOCK_MNK // max(n * f, 1)))  # 8 rows at least: a matrix product, not a vector one
+    span = max(1, _BLOCK_MNK // (rows * f))  # items per block
+    out = np.zeros((k, matrix.shape[1]), dtype=np.float64)
+    for r0 in range(0, k, rows):
+        block = counts[r0 : r0 + rows].astype(np.float64)
+        acc = out[r0 : r0 + rows]
+        for i0 in range(0, n, span):
+            acc += block[:, i0 : i0 + span] @ matrix[i0 : i0 + span]
+    return np.rint(out).astype(np.int64)
 
 
 def stratified_bootstrap(
@@ -134,7 +166,7 @@ def stratified_bootstrap(
     Strata are drawn in the mapping's order (each stratum's resamples in
     turn, ``resample_counts`` from one ``numpy.random.default_rng(seed)``),
     so the caller fixes that order. Each resample's totals are one matrix
-    product: counts (resamples x items) times columns (items x fields).
+    product: counts (resamples x items) times columns (items x fields), in blocks (``_totals``).
     """
     import numpy as np
 
@@ -152,7 +184,7 @@ def stratified_bootstrap(
             continue
         chunks = []
         for counts in resample_counts(rng, n, resamples):
-            chunks.append(np.rint(counts.astype(np.float64) @ matrix).astype(np.int64))
+            chunks.append(_totals(counts, matrix))
             done += n * len(counts)
             if on_resample is not None:  # progress (and cancelling) in resamples of the whole
                 on_resample(done // work)
@@ -161,18 +193,28 @@ def stratified_bootstrap(
             v, w = totals[:, vf], totals[:, wf]
             kept = w != 0
             # v / w / scale in float64, as Python computes each one.
-            per_stratum[stratum][key] = (v[kept].astype(np.float64) / w[kept] / scale).tolist()
+            per_stratum[stratum][key] = v[kept].astype(np.float64) / w[kept] / scale
             pooled_v[key] += v
             pooled_w[key] += w
-    pooled: dict[str, list[float]] = {}
+    pooled: dict[str, np.ndarray] = {}
     for key in names:
         kept = pooled_w[key] != 0
-        pooled[key] = (pooled_v[key][kept].astype(np.float64) / pooled_w[key][kept] / scales[key]).tolist()
+        pooled[key] = pooled_v[key][kept].astype(np.float64) / pooled_w[key][kept] / scales[key]
     intervals = {
-        s: {k: percentile_interval(est, confidence) for k, est in cols.items()}
+        s: {k: _sorted_interval(est, confidence) for k, est in cols.items()}
         for s, cols in per_stratum.items()
     }
-    return intervals, {k: percentile_interval(est, confidence) for k, est in pooled.items()}
+    return intervals, {k: _sorted_interval(est, confidence) for k, est in pooled.items()}
+
+
+def _sorted_interval(estimates: np.ndarray | list[float], confidence: float) -> Interval | None:
+    """``percentile_interval`` of a float64 array, sorted by NumPy (the same order, the same floats)."""
+    import numpy as np
+
+    if len(estimates) == 0:
+        return None
+    ordered = np.sort(np.asarray(estimates, dtype=np.float64)).tolist()
+    return _interval_of_sorted(ordered, confidence)
 
 
 # Wilcoxon signed-rank #########################################################

@@ -18,6 +18,7 @@ from typing import Any
 from core.datasets import items
 from core.errors import UsageError
 from core.evaluation.responses import NewReply, save_replies
+from core.models import DatasetRecord
 from core.progress import TaskState, null_state
 from core.store import Store
 from core.store import datasets as ds_store
@@ -32,12 +33,18 @@ class GenerationSettings:
     temperature: float = 0.7
     top_p: float = 0.9
     seed: int = 0
-    max_new_tokens: int = 200
+    # None: fitted to the dataset by the generator (local: the train targets' token lengths),
+    # so replies are as long as the replies the clinician chose to train on.
+    max_new_tokens: int | None = None
+    min_new_tokens: int | None = None
     batch_size: int = 4
     # Small models decoding greedily loop on one sentence ("I'm glad to hear that." ×30, seen
     # on AnnoMI with SmolLM2, base and tuned alike); a mild penalty keeps replies speech-like.
-    # Local models only; 1.0 turns it off.
+    # Local models only; 1.0 turns it off. It weighs only the reply's own tokens: the prompt's
+    # words are the client's, which a reflection repeats, and end-of-turn is never penalised.
     repetition_penalty: float = 1.2
+    # A reply cut by the token limit ends at its last full sentence, not mid-word.
+    finish_sentences: bool = True
 
     def check(self) -> GenerationSettings:
         if self.temperature < 0:
@@ -46,8 +53,12 @@ class GenerationSettings:
             raise UsageError(f"--top-p: in (0, 1] (got {self.top_p})")
         if self.repetition_penalty <= 0:
             raise UsageError(f"--repetition-penalty: above 0 (got {self.repetition_penalty})")
-        if self.max_new_tokens < 1 or self.batch_size < 1:
+        if (self.max_new_tokens is not None and self.max_new_tokens < 1) or self.batch_size < 1:
             raise UsageError("--max-new-tokens and --batch-size: at least 1")
+        if self.min_new_tokens is not None and (
+                self.min_new_tokens < 0
+                or (self.max_new_tokens is not None and self.min_new_tokens > self.max_new_tokens)):
+            raise UsageError(f"--min-new-tokens: between 0 and --max-new-tokens (got {self.min_new_tokens})")
         return self
 
     def to_json(self) -> dict[str, Any]:
@@ -63,6 +74,9 @@ class ReplyGenerator(ABC):
 
     @abstractmethod
     def describe(self) -> dict[str, Any]: ...
+
+    def prepare(self, store: Store, record: DatasetRecord) -> None:
+        """Fit what depends on the dataset (e.g. reply length) before the first batch."""
 
 
 def with_system(messages: list[dict[str, str]], system: str | None) -> list[dict[str, str]]:
@@ -95,6 +109,8 @@ def generate_for_dataset(
     done = (response_store.stored_example_ids(store, existing.id, [i.example_id for i in test_items])
             if existing is not None else set())
     todo = [i for i in test_items if i.example_id not in done]
+    if todo:
+        generator.prepare(store, record)
     provenance = {**generator.describe(), "settings": settings.to_json(), "dataset": record.name,
                   "prompt_format": "hf chat template of the export's prompt messages"}
     made = 0

@@ -101,6 +101,17 @@ def tuned_target(store: Store, job_id: int) -> Target:
                   {"job": job_id, "base_model": job.base_model, "service": "vertex"})
 
 
+def target_for(store: Store, spec: str) -> Target:
+    """``gemini:MODEL`` (a base model) or ``vertex:JOB`` / ``tuned:JOB`` (a succeeded Vertex tuning job)."""
+    kind, _, rest = spec.strip().partition(":")
+    if kind == "gemini":
+        return base_target(rest)
+    if kind in ("vertex", "tuned") and rest.isdigit():
+        return tuned_target(store, int(rest))
+    raise UsageError(f"system {spec!r}: gemini:MODEL, or vertex:JOB with a tuning job number "
+                     "(see `attune tune status`)")
+
+
 # Planning ####################################################################
 
 

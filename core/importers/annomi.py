@@ -62,8 +62,15 @@ class AnnoMIImporter:
         meta_cols = [(c, index[c]) for c in _METADATA if c in index]
         width = len(columns)
 
-        sessions: dict[int, dict[int, tuple[str, str]]] = {}
+        roles = SpeakerRoles(options.speaker_map)
+        # Each label as written, resolved once per file: (role, label stripped).
+        labels: dict[str, tuple[Role, str]] = {}
+        unknown_labels: set[str] = set()
+        sessions: dict[int, dict[int, tuple[Role, str, str]]] = {}
         info: dict[int, tuple[str, dict[str, str]]] = {}
+        # Rows of one session come together: its id as written is compared, not parsed, per row.
+        tid_text: str | None = None
+        utterances: dict[int, tuple[Role, str, str]] = {}
         try:
             for row in reader:
                 if len(row) != width:
@@ -73,7 +80,15 @@ class AnnoMIImporter:
                         path, f"line {reader.line_num}: expected {width} fields, found {len(row)}"
                     )
                 try:
-                    tid = int(row[i_tid])
+                    if row[i_tid] != tid_text:
+                        tid = int(row[i_tid])
+                        utterances = sessions.get(tid)  # type: ignore[assignment]
+                        if utterances is None:
+                            utterances = sessions[tid] = {}
+                            title = row[i_title].strip() if i_title is not None else ""
+                            meta = {c: row[i].strip() for c, i in meta_cols if row[i].strip()}
+                            info[tid] = (title, meta)
+                        tid_text = row[i_tid]
                     uid = int(row[i_uid])
                 except ValueError:
                     raise ImportFailed(
@@ -81,30 +96,24 @@ class AnnoMIImporter:
                         f"line {reader.line_num}: transcript_id and utterance_id must be whole "
                         f"numbers, found {row[i_tid][:20]!r} and {row[i_uid][:20]!r}",
                     ) from None
-                utterances = sessions.get(tid)
-                if utterances is None:
-                    utterances = sessions[tid] = {}
-                    title = row[i_title].strip() if i_title is not None else ""
-                    info[tid] = (title, {c: row[i].strip() for c, i in meta_cols if row[i].strip()})
                 if uid not in utterances:  # AnnoMI-full repeats rows per annotator
-                    utterances[uid] = (row[i_who], row[i_text])
+                    who = row[i_who]
+                    label = labels.get(who)
+                    if label is None:
+                        speaker = who.strip()
+                        role = _ROLES.get(speaker.lower()) or roles.role(speaker)
+                        if role is Role.OTHER and roles.known(speaker) is None:
+                            unknown_labels.add(speaker)
+                        label = labels[who] = (role, speaker)
+                    utterances[uid] = (label[0], label[1], row[i_text])
         except csv.Error as exc:
             raise ImportFailed(path, f"line {reader.line_num}: not valid CSV ({exc})") from None
 
-        roles = SpeakerRoles(options.speaker_map)
-        role_of: dict[str, Role] = {}
         out: list[ParsedTranscript] = []
         for tid, utterances in sorted(sessions.items()):
-            rows = []
-            unknown: list[str] = []
-            for uid in sorted(utterances):
-                who, said = utterances[uid]
-                role = role_of.get(who)
-                if role is None:
-                    role = role_of[who] = _ROLES.get(who.strip().lower()) or roles.role(who.strip())
-                if role is Role.OTHER and who.strip() not in unknown and roles.known(who.strip()) is None:
-                    unknown.append(who.strip())
-                rows.append((role, who.strip(), said))
+            rows = [utterances[uid] for uid in sorted(utterances)]
+            # Labels no map knows, in the order they first speak in this session.
+            unknown = list(dict.fromkeys(r[1] for r in rows if r[1] in unknown_labels)) if unknown_labels else []
             title, metadata = info[tid]
             metadata["annomi_transcript_id"] = tid
             out.append(

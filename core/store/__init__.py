@@ -7,10 +7,7 @@ the only code that writes SQL. Open a workspace with ``open_store``.
 
 from __future__ import annotations
 
-# Before anything imports sqlite_utils: keeps numpy out of every start (see the module).
-from core.store import sqlite_utils_import  # noqa: F401
-
-# isort: split
+# sqlite_utils is loaded only to apply a migration (core/store/sqlite_utils_import.py).
 from core.store.connection import Store, describe_database_error, open_store, verify_integrity, workspace_holder
 
 # The front door for callers above the domain (cli, desktop): the workspace handle and its

@@ -24,7 +24,6 @@ line (``WorkspaceBusy``), never a traceback.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sqlite3
 import struct
@@ -33,8 +32,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from core.errors import (
     WalLost,
@@ -55,9 +53,18 @@ from core.store.backups import (
 from core.store.migrations import MIGRATIONS
 from core.workspace import BACKUP_DIRNAME, DB_FILENAME
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
 __all__ = ["BACKUPS_KEPT", "Store", "backup_now", "newest_backup", "open_store", "verify_integrity"]
 
-log = logging.getLogger(__name__)
+
+def _warn(message: str, *args: object) -> None:
+    # logging loads on the first warning only: ~5 ms of every command's start otherwise.
+    import logging
+
+    logging.getLogger(__name__).warning(message, *args)
+
 
 # Ordinary statements wait this long for a lock before "database is locked".
 BUSY_TIMEOUT_MS = 30_000
@@ -107,12 +114,21 @@ class Store:
     thread, the command line uses it from the main thread.
     """
 
-    def __init__(self, path: Path, db: sqlite_utils.Database) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
-        self.db = db
-        self.conn: sqlite3.Connection = db.conn
+        self.conn: sqlite3.Connection = conn
+        self._db: sqlite_utils.Database | None = None
         self.thread_id = threading.get_ident()
         self._wal_id = _file_id(self.wal_path)
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """A sqlite_utils view of the same connection, made on first use (sqlite_utils is slow to load)."""
+        if self._db is None:
+            from core.store.sqlite_utils_import import load_sqlite_utils
+
+            self._db = load_sqlite_utils().Database(self.conn)
+        return self._db
 
     @property
     def backup_dir(self) -> Path:
@@ -175,7 +191,7 @@ class Store:
         yet: skipped (None); the caller's caller took one before it began.
         """
         if self.conn.in_transaction:
-            log.warning("backup %r skipped: inside a transaction", reason)
+            _warn("backup %r skipped: inside a transaction", reason)
             return None
         try:
             return backup_now(self.conn, self.backup_dir, reason)
@@ -252,20 +268,8 @@ def _touch_private(path: Path) -> None:
     os.close(fd)
 
 
-def _known_migration_names() -> set[str]:
-    return {m.name for m in MIGRATIONS._migrations}  # noqa: SLF001 - no public accessor
-
-
-def _refuse_if_newer(db: sqlite_utils.Database, path: Path) -> None:
-    if "_sqlite_migrations" not in db.table_names():
-        return
-    applied = {
-        row[0]
-        for row in db.conn.execute(
-            "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [MIGRATIONS.name]
-        )
-    }
-    unknown = sorted(applied - _known_migration_names())
+def _refuse_if_newer(applied: list[str], path: Path) -> None:
+    unknown = sorted(set(applied) - set(MIGRATIONS.names()))
     if unknown:
         raise WorkspaceTooNew(
             f"{path}: this workspace was written by a newer version of Attune "
@@ -413,6 +417,11 @@ def _refuse_lost_wal(path: Path) -> None:
     )
 
 
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    """Any table at all (what ``any(db.table_names())`` asked): a new, empty file needs no backup."""
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')").fetchone()[0] == 1
+
+
 def _has_data(conn: sqlite3.Connection) -> bool:
     try:
         return conn.execute("SELECT EXISTS (SELECT 1 FROM transcripts)").fetchone()[0] == 1
@@ -444,22 +453,26 @@ def open_store(workspace: Path, *, create: bool = True, check: bool = True) -> S
             f"{path}: not a readable Attune database ({exc}); {newest_hint(workspace)}"
         ) from exc
     try:
-        db = sqlite_utils.Database(conn)
-        pending = MIGRATIONS.pending(db)
+        # Plain SQL first: sqlite_utils and its Migrations load only when a step is pending.
+        applied = MIGRATIONS.applied_names(conn)
+        done = set(applied)
+        pending = [name for name in MIGRATIONS.names() if name not in done]
         if check or pending:
             _quick_check(conn, path)
-        _refuse_if_newer(db, path)
-        if pending and any(db.table_names()):
+        _refuse_if_newer(applied, path)
+        if pending and _has_tables(conn):
             backup_now(conn, workspace / BACKUP_DIRNAME, "before-migration")
         if pending:
-            MIGRATIONS.apply(db)
+            from core.store.sqlite_utils_import import load_sqlite_utils
+
+            MIGRATIONS.apply(load_sqlite_utils().Database(conn))
         for suffix in ("", "-wal", "-shm"):
             _make_private(Path(f"{path}{suffix}"))
         if _has_data(conn):
             try:
                 backup_if_stale(conn, workspace / BACKUP_DIRNAME)
             except OSError as exc:  # a full disk must not lock the user out of their work
-                log.warning("routine backup of %s failed: %s", path, exc)
+                _warn("routine backup of %s failed: %s", path, exc)
             except BackupFailedCheck as exc:  # the copy's check saw the damage first
                 raise WorkspaceCorrupt(
                     f"{path}: the database failed its integrity check ({exc.verdict}); {newest_hint(workspace)}"
@@ -469,4 +482,4 @@ def open_store(workspace: Path, *, create: bool = True, check: bool = True) -> S
         raise
     key = path.resolve()
     _open_here[key] = _open_here.get(key, 0) + 1
-    return Store(path, db)
+    return Store(path, conn)

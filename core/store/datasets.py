@@ -282,3 +282,41 @@ def example_counts(store: Store) -> dict[DatasetId, dict[str, int]]:
     ):
         out.setdefault(DatasetId(did), {})[split] = n
     return out
+
+
+# What a dataset's rendered files were made from ##############################
+
+_WANTED_OF_DATASET = (
+    "SELECT turn_id FROM dataset_examples WHERE dataset_id = ?1 "
+    "UNION SELECT j.value FROM dataset_examples e, json_each(e.context_turn_ids) j WHERE e.dataset_id = ?1"
+)
+
+
+def source_turns(
+    store: Store, *, dataset_id: DatasetId | None = None, turn_ids: Iterable[int] = ()
+) -> Iterator[tuple[int, str | None, int | None, str | None]]:
+    """(turn id, role, word count, text) of every turn a dataset's examples draw on, by id.
+
+    The turns are the stored dataset's (targets and context turns) when
+    ``dataset_id`` is given, else ``turn_ids``; a turn that is gone comes back
+    with None for the rest, so a caller fingerprinting them sees the change.
+    """
+    if dataset_id is not None:
+        wanted, args = _WANTED_OF_DATASET, [dataset_id]
+    else:
+        wanted, args = "SELECT value FROM json_each(?1)", [json.dumps(sorted(set(turn_ids)))]
+    return store.conn.execute(
+        f"WITH wanted(id) AS ({wanted}) "
+        "SELECT w.id, t.role, t.word_count, t.text FROM wanted w LEFT JOIN turns t ON t.id = w.id ORDER BY w.id",
+        args,
+    )
+
+
+def test_transcript_ids(store: Store, dataset_id: DatasetId) -> list[TranscriptId]:
+    """The transcripts a dataset's test items come from (their client names are in test.jsonl)."""
+    rows = store.conn.execute(
+        "SELECT DISTINCT transcript_id FROM dataset_examples WHERE dataset_id = ? AND split = 'test' "
+        "ORDER BY transcript_id",
+        [dataset_id],
+    )
+    return [TranscriptId(r[0]) for r in rows]

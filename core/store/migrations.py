@@ -12,11 +12,87 @@ A fixture workspace of every earlier schema lives in ``tests/fixtures/``.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
+if TYPE_CHECKING:
+    import sqlite_utils
 
-MIGRATIONS = Migrations("attune")
+
+class _Step:
+    """One registered migration (a plain class: a dataclass costs ~1 ms of every start)."""
+
+    __slots__ = ("fn", "name", "transactional")
+
+    def __init__(self, name: str, fn: Callable[[Any], None], transactional: bool = True) -> None:
+        self.name, self.fn, self.transactional = name, fn, transactional
+
+
+class LazyMigrations:
+    """The steps, named and in order, and sqlite_utils' ``Migrations`` only when one runs.
+
+    Importing sqlite_utils (and creating its ``Database``, which scans every
+    installed package's entry points for plugins) cost ~50 ms of every
+    command's start (issue 12). Opening a workspace needs only the step names
+    (``names``) and what the file has applied (``applied_names``: one query);
+    ``pending``/``apply`` build sqlite_utils' own ``Migrations`` from the same
+    steps, so applying one (its own transaction and its record in
+    ``_sqlite_migrations``) is exactly sqlite_utils' behaviour.
+    """
+
+    migrations_table = "_sqlite_migrations"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._migrations: list[_Step] = []
+        self._real = None
+
+    def __call__(self, *, name: str, transactional: bool = True) -> Callable[[Callable], Callable]:
+        def inner(fn: Callable) -> Callable:
+            if any(m.name == name for m in self._migrations):
+                raise ValueError(f"Migration '{name}' is already registered in set '{self.name}'")
+            self._migrations.append(_Step(name, fn, transactional))
+            self._real = None
+            return fn
+
+        return inner
+
+    def names(self) -> list[str]:
+        return [m.name for m in self._migrations]
+
+    def applied_names(self, conn: sqlite3.Connection) -> list[str]:
+        """The steps this file records as applied (any set member, known or not), in order; plain SQL."""
+        has_table = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [self.migrations_table]
+        ).fetchone()
+        if not has_table:
+            return []
+        return [row[0] for row in conn.execute(
+            f"SELECT name FROM {self.migrations_table} WHERE migration_set = ? ORDER BY rowid", [self.name]
+        )]
+
+    def framework(self):  # type: ignore[no-untyped-def]
+        """sqlite_utils' ``Migrations`` holding these steps (imported on first use)."""
+        if self._real is None:
+            from core.store.sqlite_utils_import import load_sqlite_utils
+
+            load_sqlite_utils()
+            from sqlite_utils.migrations import Migrations
+
+            real = Migrations(self.name)
+            for m in self._migrations:
+                real(name=m.name, transactional=m.transactional)(m.fn)
+            self._real = real
+        return self._real
+
+    def pending(self, db: sqlite_utils.Database) -> list:
+        return self.framework().pending(db)
+
+    def apply(self, db: sqlite_utils.Database, *, stop_before: str | Iterable[str] | None = None) -> None:
+        self.framework().apply(db, stop_before=stop_before)
+
+
+MIGRATIONS = LazyMigrations("attune")
 
 
 def _script(db: sqlite_utils.Database, sql: str) -> None:

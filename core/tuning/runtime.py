@@ -13,7 +13,9 @@ import os
 import random
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local run never reaches the hub
+# Loading passes local_files_only, so nothing here reaches the hub; the training
+# process also runs with HF_HUB_OFFLINE=1. The app's own environment is left alone:
+# setting the variable here would refuse a later explicit model download in the GUI.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import warnings  # noqa: E402

@@ -36,10 +36,9 @@ from core.tuning.base import TuningBackend
 
 BACKEND = "vertex"
 # Editable (``--base-model``); check availability with `attune connect --test`.
-BASE_MODELS = ("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro")
+BASE_MODELS = gconn.BASE_MODELS
 DEFAULT_BASE_MODEL = BASE_MODELS[0]
-ADAPTER_SIZES = ("ADAPTER_SIZE_ONE", "ADAPTER_SIZE_TWO", "ADAPTER_SIZE_FOUR", "ADAPTER_SIZE_EIGHT",
-                 "ADAPTER_SIZE_SIXTEEN")
+ADAPTER_SIZES = gconn.ADAPTER_SIZES
 _STATES = {
     "JOB_STATE_QUEUED": "pending", "JOB_STATE_PENDING": "pending", "JOB_STATE_UNSPECIFIED": "pending",
     "JOB_STATE_RUNNING": "running", "JOB_STATE_UPDATING": "running", "JOB_STATE_PAUSED": "running",
@@ -114,8 +113,8 @@ def start(
     job = job_store.create_job(
         store, backend=BACKEND, dataset_id=record.id, dataset_hash=record.content_hash,
         base_model=settings.base_model,
-        settings={**asdict(settings), "display_name": display, "uris": uris, "project": conn.project,
-                  "region": conn.region},
+        settings={**asdict(settings), "display_name": display, "uris": uris, "dataset": dataset,
+                  "project": conn.project, "region": conn.region},
     )
     client = client if client is not None else gconn.genai_client(conn, retries=4)
     config = types.CreateTuningJobConfig(
@@ -197,8 +196,55 @@ def poll(store: Store, job_id: int, conn: gconn.Connection, *, client: Any = Non
     job = _vertex_job(store, job_id)
     if job.finished or not job.remote_name:
         return job
+    return _apply(store, job, fetch(conn, job, client=client))
+
+
+# The app splits a poll in two: ``fetch``/``request_cancel`` talk to the
+# service off the database thread, ``save_remote`` stores the answer on it.
+
+
+def fetch(conn: gconn.Connection, job: JobRecord, *, client: Any = None) -> Any:
+    """The service's view of the job (network only, no store)."""
+    if not job.remote_name:
+        raise UsageError(f"tuning job {job.id} was never created on Vertex AI")
     client = client if client is not None else gconn.genai_client(conn)
-    return _apply(store, job, client.tunings.get(name=job.remote_name))
+    return client.tunings.get(name=job.remote_name)
+
+
+def request_cancel(conn: gconn.Connection, job: JobRecord, *, client: Any = None) -> Any:
+    """Ask the service to cancel the job; returns its view of the job afterwards (network only)."""
+    if job.finished:
+        raise UsageError(f"tuning job {job.id} already {job.state}")
+    client = client if client is not None else gconn.genai_client(conn)
+    client.tunings.cancel(name=job.remote_name)
+    return client.tunings.get(name=job.remote_name)
+
+
+def save_remote(store: Store, job_id: int, remote: Any) -> JobRecord:
+    """Store what ``fetch``/``request_cancel`` brought back (registers the endpoint on success)."""
+    job = _vertex_job(store, job_id)
+    return job if job.finished else _apply(store, job, remote)
+
+
+def transient(exc: BaseException) -> bool:
+    """A failure that only lengthens the wait between polls (408/429/5xx, timeouts, dropped connections)."""
+    if isinstance(exc, genai_errors.APIError):
+        return exc.code in gconn.RETRY_CODES
+    return "Timeout" in type(exc).__name__ or "Connect" in type(exc).__name__
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a failed call to the service."""
+    return _short(exc)
+
+
+FIRST_POLL_S = 10.0
+MAX_POLL_S = 300.0
+
+
+def next_delay(delay: float, changed: bool, *, first: float = FIRST_POLL_S, most: float = MAX_POLL_S) -> float:
+    """The wait before the next poll: back to ``first`` when the job moved, else doubled up to ``most``."""
+    return first if changed else min(most, delay * 2)
 
 
 def follow(
@@ -207,8 +253,8 @@ def follow(
     conn: gconn.Connection,
     *,
     state: TaskState | None = None,
-    first_delay_s: float = 10.0,
-    max_delay_s: float = 300.0,
+    first_delay_s: float = FIRST_POLL_S,
+    max_delay_s: float = MAX_POLL_S,
     sleep: Callable[[float], None] = time.sleep,
     client: Any = None,
 ) -> JobRecord:
@@ -224,17 +270,14 @@ def follow(
         before = job.metrics.get("remote_state")
         try:
             job = poll(store, job_id, conn, client=client)
-        except genai_errors.APIError as exc:
-            if exc.code not in gconn.RETRY_CODES:
-                raise
         except Exception as exc:  # noqa: BLE001 - a dropped connection is retried like a 503
-            if "Timeout" not in type(exc).__name__ and "Connect" not in type(exc).__name__:
+            if not transient(exc):
                 raise
         state.update(0, 0, f"job {job_id}: {job.metrics.get('remote_state', job.state)}")
         if job.finished:
             break
         state.check_cancelled()
-        delay = first_delay_s if job.metrics.get("remote_state") != before else min(max_delay_s, delay * 2)
+        delay = next_delay(delay, job.metrics.get("remote_state") != before, first=first_delay_s, most=max_delay_s)
         sleep(delay)
     return job
 

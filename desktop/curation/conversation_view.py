@@ -19,6 +19,7 @@ from core.models import Role, Turn
 from desktop import theme
 from desktop.curation.turn_text import body_height, lay_out_body, state_badges
 
+_SCROLL_BAR_EXTENT = QStyle.PixelMetric.PM_ScrollBarExtent
 TurnRole = Qt.ItemDataRole.UserRole + 1
 StateRole = Qt.ItemDataRole.UserRole + 2
 EligibleRole = Qt.ItemDataRole.UserRole + 3
@@ -40,10 +41,21 @@ class ConversationModel(QAbstractListModel):
         self.endResetModel()
 
     def set_states(self, states: dict[TurnId, object]) -> None:
+        """Take fresh states; only the cards whose state changed are repainted.
+
+        After a decision the whole transcript's states are read back, but one
+        card changed: announcing the full range would repaint (and lay out the
+        text of) every card on screen on each key press.
+        """
+        changed = sorted(
+            self._rows[t] for t, st in states.items() if t in self._rows and self._states.get(t) != st
+        )
         self._states.update(states)
-        rows = [self._rows[t] for t in states if t in self._rows]
-        if rows:
-            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), [StateRole])
+        start = 0
+        for i in range(1, len(changed) + 1):  # one signal per run of adjacent rows
+            if i == len(changed) or changed[i] != changed[i - 1] + 1:
+                self.dataChanged.emit(self.index(changed[start]), self.index(changed[i - 1]), [StateRole])
+                start = i
 
     def set_min_words(self, min_words: int) -> None:
         self.min_words = min_words
@@ -102,35 +114,73 @@ class TurnDelegate(QStyledItemDelegate):
     GUTTER = 4  # room for the eligibility bar; every therapist turn keeps it, so eligibility never rewraps text
     HEADER_GAP = 4
 
+    LAYOUTS_KEPT = 512  # wrapped texts kept for painting (a screenful is a dozen)
+
     def __init__(self, view: QListView) -> None:
         super().__init__(view)
         self._view = view
         self._heights: dict[tuple[int, int, int, str], int] = {}
+        self._layouts: dict[tuple[int, int, int, str], QTextLayout] = {}
+        self._header_heights: dict[str, int] = {}
+        self._content_width_for: tuple[tuple[int, int] | None, int] = (None, 0)
 
     def _bubble_width(self) -> int:
-        return max(160, self._view.viewport().width() - self.INDENT - 2 * self.MARGIN)
+        return max(160, self._content_width() - self.INDENT - 2 * self.MARGIN)
+
+    def _content_width(self) -> int:
+        """The viewport's width as if the vertical scroll bar were shown.
+
+        The same whether it is shown or not: a transcript long enough to need
+        the bar would otherwise be measured twice on opening (every card
+        wrapped again a bar's width narrower), and a card never moves when the
+        bar comes or goes.
+        """
+        view = self._view
+        # The view's and the viewport's widths together say whether the bar is
+        # shown; asking Qt that for each of a transcript's rows adds up.
+        sizes = (view.width(), view.viewport().width())
+        if self._content_width_for[0] != sizes:
+            bar = view.verticalScrollBar()
+            width = sizes[1]
+            if not bar.isVisibleTo(view):  # (the scroll area shows and hides the bar's container)
+                width -= view.style().pixelMetric(_SCROLL_BAR_EXTENT, None, bar)
+            self._content_width_for = (sizes, width)
+        return self._content_width_for[1]
 
     def _header_font(self, font: QFont) -> QFont:
         f = QFont(font)
         f.setBold(True)
         return f
 
-    def _text_width(self, turn: Turn) -> int:
-        return self._bubble_width() - 2 * self.PAD - (self.GUTTER if turn.role is Role.THERAPIST else 0)
+    def _text_width(self, turn: Turn, bubble_width: int | None = None) -> int:
+        width = self._bubble_width() if bubble_width is None else bubble_width
+        return width - 2 * self.PAD - (self.GUTTER if turn.role is Role.THERAPIST else 0)
 
     def _header_height(self, font: QFont) -> int:
-        return QFontMetrics(self._header_font(font), self._view.viewport()).height()
+        key = font.key()
+        height = self._header_heights.get(key)
+        if height is None:
+            height = self._header_heights[key] = QFontMetrics(self._header_font(font), self._view.viewport()).height()
+        return height
 
     def text_layout(self, turn: Turn, font: QFont, width: int) -> QTextLayout:
-        return lay_out_body(turn.text, font, width, self._view.viewport())
+        # Kept: measuring a row lays its text out, and painting it (every
+        # repaint of the screen, e.g. after each decision) reuses that layout.
+        key = (turn.id, hash(turn.text), width, font.key())
+        layout = self._layouts.get(key)
+        if layout is None:
+            if len(self._layouts) >= self.LAYOUTS_KEPT:
+                self._layouts.clear()
+            layout = self._layouts[key] = lay_out_body(turn.text, font, width, self._view.viewport())
+        return layout
 
-    def card(self, rect: QRect, turn: Turn, font: QFont) -> Card:
+    def card(self, rect: QRect, turn: Turn, font: QFont, bubble_width: int | None = None) -> Card:
         """The one geometry both sizeHint and paint use, so what is measured is what is drawn."""
-        width = self._bubble_width()
+        width = self._bubble_width() if bubble_width is None else bubble_width
         x = rect.left() + self.MARGIN + (self.INDENT if turn.role is Role.THERAPIST else 0)
         bubble = QRect(x, rect.top() + self.MARGIN, width, rect.height() - 2 * self.MARGIN)
         left = bubble.left() + self.PAD + (self.GUTTER if turn.role is Role.THERAPIST else 0)
-        text_width = self._text_width(turn)
+        text_width = self._text_width(turn, width)
         header = QRect(left, bubble.top() + self.PAD, text_width, self._header_height(font))
         layout = self.text_layout(turn, font, text_width)
         body = QRect(left, header.top() + header.height() + self.HEADER_GAP, text_width, body_height(layout))
@@ -143,7 +193,7 @@ class TurnDelegate(QStyledItemDelegate):
         key = (turn.id, hash(turn.text), width, option.font.key())
         height = self._heights.get(key)
         if height is None:
-            card = self.card(QRect(0, 0, width, 0), turn, option.font)
+            card = self.card(QRect(0, 0, width, 0), turn, option.font, width)
             height = (card.body.bottom() + 1) + self.PAD + self.MARGIN
             if len(self._heights) > 20_000:
                 self._heights.clear()

@@ -56,6 +56,7 @@ class CurationPage(QWidget):
         self._loading: TranscriptId | None = None
         self._pending_turn: TurnId | None = None
         self._decided_elsewhere = False
+        self._first_detail: ops.TurnDetail | None = None  # read with the first screen, shown once
         self.reason_picker: ReasonPicker | None = None
         self.note_dialog: NoteDialog | None = None
 
@@ -112,6 +113,13 @@ class CurationPage(QWidget):
         self._summary_timer.setSingleShot(True)
         self._summary_timer.setInterval(SUMMARY_REFRESH_MS)
         self._summary_timer.timeout.connect(self.reload_summaries)
+        # What a committed decision changes on screen is read back once the
+        # broadcast is over (a zero timer), so the key press's own commit
+        # reaches every screen first and a burst of decisions reads back once.
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(0)
+        self._refresh_timer.timeout.connect(self._refresh_decided)
 
         self.transcripts.transcript_activated.connect(lambda tid: self.open_transcript(TranscriptId(tid)))
         self.transcripts.filters_changed.connect(self.reload_summaries)
@@ -128,14 +136,23 @@ class CurationPage(QWidget):
 
     # Start-up and reloading ###################################################
 
-    def start(self, *, rater: str, min_words: int) -> None:
+    def start(self, *, rater: str, min_words: int, first: ops.FirstScreen | None = None) -> None:
+        """Show the rater's work; ``first`` is what the window read before it knew the rater, if that fits."""
         self.rater = rater
         self.min_words = min_words
         self.conversation_model.set_min_words(min_words)
         self.min_words_box.blockSignals(True)
         self.min_words_box.setValue(min_words)
         self.min_words_box.blockSignals(False)
-        self.reload_all()
+        if (first is None or first.eligible is None or first.settings.rater != rater
+                or first.settings.min_words != min_words):
+            self.reload_all()
+            return
+        # The list's counts are asked for first: the database thread reads
+        # them while this thread lays out the conversation already read.
+        self.reload_summaries()
+        self._first_detail = first.detail
+        self._eligible_loaded(first.eligible, first.conversation)
 
     def set_rater(self, rater: str) -> None:
         self.rater = rater
@@ -147,11 +164,16 @@ class CurationPage(QWidget):
         ops.load_eligible(parent=self, min_words=self.min_words).success(self._eligible_loaded).run_in_background()
         self.reload_summaries()
 
-    def _eligible_loaded(self, pairs: list) -> None:
+    def _eligible_loaded(self, pairs: list, conversation: ops.Conversation | None = None) -> None:
         self.order = EligibleOrder(pairs)
         if self.current_transcript is None and self._loading is None:
             if len(self.order):
-                self.select_turn(self.order.turns[0], self.order.transcripts[0])
+                turn_id, transcript_id = self.order.turns[0], self.order.transcripts[0]
+                if conversation is not None and conversation.transcript.id == transcript_id:
+                    self._loading, self._pending_turn = transcript_id, turn_id
+                    self._conversation_loaded(conversation)  # read already, with the eligible turns
+                else:
+                    self.select_turn(turn_id, transcript_id)
             elif self.transcripts.model.summaries():
                 self.open_transcript(self.transcripts.model.summary(0).id)
 
@@ -191,6 +213,7 @@ class CurationPage(QWidget):
         from desktop.errors import show_exception
 
         if not isinstance(exc, NotFoundError) or self._loading is None:
+            self.transcripts.enable_metadata()
             show_exception(self, exc)
             return
         # The transcript was deleted (Delete transcript…): open the first one left, if any.
@@ -224,6 +247,7 @@ class CurationPage(QWidget):
             self._set_current_row(row)
         else:
             self.panel.show_detail(None)
+            self.transcripts.enable_metadata()
         self.conversation_shown.emit(conv.transcript.id)
 
     def select_turn(self, turn_id: TurnId, transcript_id: TranscriptId) -> None:
@@ -253,6 +277,10 @@ class CurationPage(QWidget):
         if turn is None or self.rater is None:
             self.panel.show_detail(None)
             return
+        first, self._first_detail = self._first_detail, None
+        if first is not None and first.turn.id == turn.id and first.state.rater == self.rater:
+            self._detail_loaded(first)  # read with the first screen; nothing has been decided since
+            return
         ops.load_turn_detail(parent=self, turn_id=turn.id, rater=self.rater).success(
             self._detail_loaded
         ).run_in_background()
@@ -263,6 +291,9 @@ class CurationPage(QWidget):
             return  # stale: the user pressed J again meanwhile
         title = self.current_transcript.title if self.current_transcript else ""
         self.panel.show_detail(detail, transcript_title=title)
+        # The list's source-metadata columns load once the first screen is
+        # complete: their query would otherwise queue ahead of its reads.
+        self.transcripts.enable_metadata()
         self.detail_shown.emit(detail.turn.id)
 
     def refresh_states(self) -> None:
@@ -304,13 +335,16 @@ class CurationPage(QWidget):
                 self.open_transcript(self.current_transcript.id, current.id if current else None)
             return
         if changes.decisions:
-            self.refresh_states()
-            self.refresh_detail()
+            self._refresh_timer.start()
             if initiator is not self or self._decided_elsewhere:
                 # Undo, redo or a bulk step may touch any transcript: reload
                 # every summary, coalescing a burst of steps into one query.
                 self._decided_elsewhere = False
                 self._summary_timer.start()
+
+    def _refresh_decided(self) -> None:
+        self.refresh_states()
+        self.refresh_detail()
 
     # Commands (keys, menus and panel buttons all land here) ####################
 

@@ -14,12 +14,15 @@ from core.ids import TranscriptId, TurnId
 
 class EligibleOrder:
     def __init__(self, pairs: Sequence[tuple[TurnId, TranscriptId]]) -> None:
-        self.turns: list[TurnId] = [p[0] for p in pairs]
-        self.transcripts: list[TranscriptId] = [p[1] for p in pairs]
-        self._index: dict[TurnId, int] = {t: i for i, t in enumerate(self.turns)}
-        self._first: dict[TranscriptId, int] = {}
-        for i, tid in enumerate(self.transcripts):
-            self._first.setdefault(tid, i)
+        # Built on the GUI thread from a few hundred thousand pairs at 1M turns:
+        # zip and dict() keep the loops in C.
+        turns, transcripts = zip(*pairs) if pairs else ((), ())
+        self.turns: list[TurnId] = list(turns)
+        self.transcripts: list[TranscriptId] = list(transcripts)
+        n = len(self.turns)
+        self._index: dict[TurnId, int] = dict(zip(self.turns, range(n)))
+        # Filled from the end, so each transcript keeps the index of its first turn.
+        self._first: dict[TranscriptId, int] = dict(zip(reversed(self.transcripts), range(n - 1, -1, -1)))
 
     def __len__(self) -> int:
         return len(self.turns)

@@ -91,6 +91,8 @@ class TranscriptListModel(QAbstractTableModel):
         row = self._rows.get(summary.id)  # type: ignore[attr-defined]
         if row is None:
             return
+        if self._all[row] == summary:
+            return  # unchanged: no repaint of the row
         self._all[row] = summary
         if row < self._shown:
             self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
@@ -291,6 +293,10 @@ class TranscriptList(QWidget):
         self._metadata: dict[TranscriptId, dict] = {}
         self._metadata_of: set[TranscriptId] = set()  # ids whose metadata is loaded
         self._metadata_loading = False
+        # Off until the page's first conversation is on screen: the metadata
+        # query (tens of ms at 13,000 transcripts) must not queue ahead of the
+        # first screen's reads on the database thread.
+        self._metadata_enabled = False
         self._chosen_keys: list[str] | None = None  # None: pick automatically
 
     # Filters ##################################################################
@@ -323,10 +329,18 @@ class TranscriptList(QWidget):
 
     # Source metadata ##########################################################
 
+    def enable_metadata(self) -> None:
+        """Load source metadata from now on (columns and filter appear when it arrives)."""
+        if not self._metadata_enabled:
+            self._metadata_enabled = True
+            self._ensure_metadata()
+
     def _ensure_metadata(self) -> None:
         # Metadata never changes after import: load it again only for new transcripts.
+        if not self._metadata_enabled or self._metadata_loading:
+            return
         wanted = {s.id for s in self._unfiltered}
-        if self._metadata_loading or wanted <= self._metadata_of:
+        if wanted <= self._metadata_of:
             return
         from desktop.operations.importing import load_metadata
 
@@ -356,7 +370,10 @@ class TranscriptList(QWidget):
         for meta in self._metadata.values():
             for key, value in meta.items():
                 if not isinstance(value, (dict, list)):
-                    stats.setdefault(key, Counter())[str(value)] += 1
+                    counter = stats.get(key)
+                    if counter is None:  # (setdefault would build a Counter per value: 13,000 transcripts' worth)
+                        counter = stats[key] = Counter()
+                    counter[str(value)] += 1
         return stats
 
     def _auto_keys(self, stats: dict[str, Counter]) -> list[str]:

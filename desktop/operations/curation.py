@@ -136,18 +136,19 @@ def _states(store: Store, turns: Sequence[Turn], rater: str) -> dict[TurnId, Tur
     return curation.turn_states(store, [t.id for t in turns if t.role is not Role.OTHER], rater=rater)
 
 
+def _conversation(store: Store, transcript_id: TranscriptId, rater: str) -> Conversation:
+    turns = transcript_store.turns_of(store, transcript_id)
+    return Conversation(
+        transcript=transcript_store.get_transcript(store, transcript_id),
+        turns=turns,
+        states=_states(store, turns, rater),
+    )
+
+
 def load_conversation(
     *, parent: QWidget | None, transcript_id: TranscriptId, rater: str
 ) -> QueryOp[Conversation]:
-    def op(store: Store) -> Conversation:
-        turns = transcript_store.turns_of(store, transcript_id)
-        return Conversation(
-            transcript=transcript_store.get_transcript(store, transcript_id),
-            turns=turns,
-            states=_states(store, turns, rater),
-        )
-
-    return QueryOp(parent, op)
+    return QueryOp(parent, lambda store: _conversation(store, transcript_id, rater))
 
 
 def load_states(
@@ -157,16 +158,17 @@ def load_states(
     return QueryOp(parent, lambda store: _states(store, wanted, rater))
 
 
-def load_turn_detail(*, parent: QWidget | None, turn_id: TurnId, rater: str) -> QueryOp[TurnDetail]:
-    def op(store: Store) -> TurnDetail:
-        return TurnDetail(
-            turn=transcript_store.get_turn(store, turn_id),
-            state=curation.turn_state(store, turn_id, rater=rater),
-            history=list(curation.history(store, turn_id)),
-            spans=tuple(curation.redacted_spans(store, [turn_id])),
-        )
+def _turn_detail(store: Store, turn_id: TurnId, rater: str) -> TurnDetail:
+    return TurnDetail(
+        turn=transcript_store.get_turn(store, turn_id),
+        state=curation.turn_state(store, turn_id, rater=rater),
+        history=list(curation.history(store, turn_id)),
+        spans=tuple(curation.redacted_spans(store, [turn_id])),
+    )
 
-    return QueryOp(parent, op)
+
+def load_turn_detail(*, parent: QWidget | None, turn_id: TurnId, rater: str) -> QueryOp[TurnDetail]:
+    return QueryOp(parent, lambda store: _turn_detail(store, turn_id, rater))
 
 
 def load_summaries(
@@ -209,13 +211,48 @@ class CurationSettings:
     raters: list[str]
 
 
+def _settings(store: Store) -> CurationSettings:
+    min_words = settings.get_setting(store, MIN_WORDS_KEY, DEFAULT_MIN_WORDS)
+    return CurationSettings(
+        min_words=int(min_words),  # type: ignore[arg-type]
+        rater=curation.get_current_rater(store),
+        raters=list(curation.raters(store)),
+    )
+
+
 def load_settings(*, parent: QWidget | None) -> QueryOp[CurationSettings]:
-    def op(store: Store) -> CurationSettings:
-        min_words = settings.get_setting(store, MIN_WORDS_KEY, DEFAULT_MIN_WORDS)
-        return CurationSettings(
-            min_words=int(min_words),  # type: ignore[arg-type]
-            rater=curation.get_current_rater(store),
-            raters=list(curation.raters(store)),
+    return QueryOp(parent, _settings)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstScreen:
+    """What the window shows first, read in one trip to the database thread.
+
+    Read one after another there, the settings, the eligible turns and the
+    first turn's conversation and detail never wait for the GUI thread in
+    between (it is busy showing the window meanwhile).
+    """
+
+    settings: CurationSettings
+    eligible: list[tuple[TurnId, TranscriptId]] | None  # None: no rater chosen yet
+    conversation: Conversation | None  # the transcript of the first eligible turn
+    detail: TurnDetail | None  # that turn's
+
+
+def load_first_screen(*, parent: QWidget | None) -> QueryOp[FirstScreen]:
+    def op(store: Store) -> FirstScreen:
+        saved = _settings(store)
+        if saved.rater is None:
+            return FirstScreen(saved, None, None, None)
+        eligible = curation.eligible_turn_ids(store, min_words=saved.min_words)
+        if not eligible:
+            return FirstScreen(saved, eligible, None, None)
+        turn_id, transcript_id = eligible[0]
+        return FirstScreen(
+            saved,
+            eligible,
+            _conversation(store, transcript_id, saved.rater),
+            _turn_detail(store, turn_id, saved.rater),
         )
 
     return QueryOp(parent, op)

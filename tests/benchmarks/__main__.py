@@ -7,6 +7,10 @@ physical floor measured in the same run, the ratio, the target. The runner
 prints them as one table and exits 1 when any target is missed or a module
 fails. ``ATTUNE_BENCH_TURNS`` scales the corpora down for a quick run.
 
+``--repeat N`` (first) runs the selection N times, judging each run on its
+own, prints each figure's spread and exits 0 only if every run passed: the
+check behind "passes three runs in a row" (issue 12).
+
 Benchmarks are never collected by ``make test``.
 """
 
@@ -44,8 +48,36 @@ def _modules() -> list[str]:
 
 
 def main() -> int:
-    wanted = sys.argv[1:]
-    names = [n for n in _modules() if not wanted or any(w in n for w in wanted)]
+    args = sys.argv[1:]
+    repeat = 1
+    if args[:1] == ["--repeat"]:
+        if len(args) < 2 or not args[1].isdigit() or int(args[1]) < 1:
+            print("usage: python -m tests.benchmarks [--repeat N] [name ...]", file=sys.stderr)
+            return 2
+        repeat, args = int(args[1]), args[2:]
+    names = [n for n in _modules() if not args or any(w in n for w in args)]
+    if repeat == 1:
+        return 0 if _run_once(names)[0] else 1
+    # "Passes N runs in a row": every run judged on its own, then the spread of each figure.
+    passed, seen = 0, {}
+    for i in range(repeat):
+        print(f"\n######## run {i + 1} of {repeat}", flush=True)
+        ok, rows = _run_once(names)
+        passed += ok
+        for r in rows:
+            seen.setdefault(r.figure, []).append(r)
+    print(f"\n== spread over {repeat} runs")
+    for figure, rs in seen.items():
+        values = [r.value for r in rs]
+        missed = sum(not r.ok for r in rs)
+        print(f"{figure}: {min(values):.3g}–{max(values):.3g} {rs[0].unit}, target {rs[0].target_text()}"
+              f"{f', MISSED in {missed} run(s)' if missed else ''}")
+    print(f"passed {passed} of {repeat} runs")
+    return 0 if passed == repeat else 1
+
+
+def _run_once(names: list[str]) -> tuple[bool, list[Row]]:
+    """Every module in its own process, one summary table: (every target met, the rows)."""
     table: list[tuple[str, Row]] = []
     failed: list[str] = []
     t_all = time.perf_counter()
@@ -75,7 +107,7 @@ def main() -> int:
         print(f"MISSED {len(missed)} target(s): {'; '.join(missed)}")
     if not failed and not missed:
         print("every target met")
-    return 1 if failed or missed else 0
+    return not failed and not missed, named
 
 
 if __name__ == "__main__":

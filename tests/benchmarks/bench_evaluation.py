@@ -1,4 +1,4 @@
-"""Evaluation speed: 10,000 test items x 3 systems, target 3 s to score.
+"""Evaluation speed: 10,000 test items x 3 systems, target 1.2 s of CPU to score (warm).
 
 VADER is the cost (about 0.2 ms for an 80-word reply), so features are
 computed once per text: replies when they are imported (stored on their
@@ -7,13 +7,18 @@ The figures printed:
 
 - import of each system's 10,000 replies (VADER runs here, once);
 - the first evaluation (references scored and cached; 1000 bootstrap resamples);
-- a later evaluation in a fresh process (features from the store) = the target;
+- a later evaluation, as in a new session (features from the store, the
+  in-process cache cleared) = the target;
 - the bootstrap share of it;
 - the bootstrap alone on 100,000 items x 3 systems (synthetic columns shaped
   as ``evaluate`` builds them).
 
 Targets (issue 12): the warm evaluation of 10,000 items x 3 systems within
-1.2 s of CPU time, the 100,000-item bootstrap within 10 s. No floor: the
+1.2 s of CPU time (the median of ``WARM_RUNS``), the 100,000-item bootstrap
+within 10 s (the median of ``BOOTSTRAP_RUNS``). CPU time, not wall: the
+machine is shared, and the work is single-threaded (the bootstrap keeps
+OpenBLAS on one thread, see ``core/evaluation/stats.py``), so CPU time
+measures this code rather than its neighbours. No floor: the
 figures are judged against their absolute targets (the bootstrap share is
 printed beside them). Peak memory is this process's own ``VmHWM``.
 
@@ -29,14 +34,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.benchmarks.common import Row, emit, median, peak_mb
+from tests.benchmarks.common import RUNS, Row, emit, median, peak_mb
 
 ITEMS = int(os.environ.get("ATTUNE_BENCH_ITEMS", "10000"))
 SYSTEMS = {"base": (60, 140), "tuned": (30, 90), "other": (10, 60)}  # reply length ranges (words)
 TARGET_S = 1.2
 BOOTSTRAP_ITEMS = 100_000
 BOOTSTRAP_S = 10.0
-WARM_RUNS = 3
+# Medians of this many runs (CPU time: 2 cores are shared here): one noisy run never decides.
+WARM_RUNS = max(RUNS, 5)
+BOOTSTRAP_RUNS = 3
 
 _WORDS = (
     "I hear you that sounds really hard and I wonder how you are feeling about your mother today "
@@ -100,8 +107,8 @@ def build(home: Path, reply_dir: Path) -> None:
                 f.write(json.dumps({"example_id": eid, "response": _text(rng, low, high)}) + "\n")
 
 
-def _bootstrap_alone(items: int) -> tuple[float, float, float]:
-    """stratified_bootstrap on columns shaped as evaluate's: (CPU s, wall s, peak MB)."""
+def _bootstrap_alone(items: int, runs: int = BOOTSTRAP_RUNS) -> tuple[float, float, float]:
+    """stratified_bootstrap on columns shaped as evaluate's: (median CPU s, median wall s, peak MB)."""
     from core.evaluation.stats import RatioColumn, stratified_bootstrap
 
     rng = random.Random(5)
@@ -119,14 +126,19 @@ def _bootstrap_alone(items: int) -> tuple[float, float, float]:
                 cols[f"{a}\x00{b}\x00{metric}"] = RatioColumn(
                     [rng.randint(-high, high) for _ in range(per)], [1] * per)
         strata[cat] = cols
-    t0, c0 = time.perf_counter(), time.process_time()
-    stratified_bootstrap(strata, seed=0)
-    return time.process_time() - c0, time.perf_counter() - t0, peak_mb()
+    cpu, wall = [], []
+    for _ in range(runs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        stratified_bootstrap(strata, seed=0)
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - t0)
+    return median(cpu), median(wall), peak_mb()
 
 
 def main() -> list[Row]:
     from core.evaluation import evaluate, metrics
     from core.evaluation.responses import import_responses
+    from core.evaluation.stats import RESAMPLES
     from core.store import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,16 +158,16 @@ def main() -> list[Row]:
                   f"{time.process_time() - c0:.2f} s CPU")
         warm, no_boot = [], []
         for _ in range(WARM_RUNS):
-            # A later evaluation, as in a new session: nothing in the process cache.
-            metrics.features.cache_clear()
-            with open_store(home) as store:
-                t0, c0 = time.perf_counter(), time.process_time()
-                result = evaluate(store, "bench", list(SYSTEMS), seed=0)
-                warm.append((time.process_time() - c0, time.perf_counter() - t0))
+            # A later evaluation, as in a new session: nothing in the process cache, a
+            # connection of its own (a second evaluation on the same one would find
+            # SQLite's page cache filled, and the bootstrap's share would read too small).
+            # The two kinds of run in turn, so both see the same neighbours.
+            for resamples, out in ((RESAMPLES, warm), (1, no_boot)):
                 metrics.features.cache_clear()
-                t0, c0 = time.perf_counter(), time.process_time()
-                evaluate(store, "bench", list(SYSTEMS), seed=0, resamples=1)
-                no_boot.append((time.process_time() - c0, time.perf_counter() - t0))
+                with open_store(home) as store:
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    result = evaluate(store, "bench", list(SYSTEMS), seed=0, resamples=resamples)
+                    out.append((time.process_time() - c0, time.perf_counter() - t0))
         warm_cpu, warm_wall = median([c for c, _ in warm]), median([w for _, w in warm])
         boot_cpu = warm_cpu - median([c for c, _ in no_boot])
         print(f"evaluation, {ITEMS} items x {len(SYSTEMS)} systems, features cached: {warm_wall:6.2f} s wall, "
@@ -165,8 +177,8 @@ def main() -> list[Row]:
             f"{s} {result.overall.systems[s].avg_length_diff:.2f} words" for s in SYSTEMS))
     eval_peak = peak_mb()
     b_cpu, b_wall, b_peak = _bootstrap_alone(BOOTSTRAP_ITEMS)
-    print(f"bootstrap alone, {BOOTSTRAP_ITEMS:,} items x {len(SYSTEMS)} systems: {b_cpu:.2f} s CPU, {b_wall:.2f} s wall, "
-          f"process peak {b_peak:.0f} MB")
+    print(f"bootstrap alone, {BOOTSTRAP_ITEMS:,} items x {len(SYSTEMS)} systems: {b_cpu:.2f} s CPU, {b_wall:.2f} s wall "
+          f"(median of {BOOTSTRAP_RUNS}), process peak {b_peak:.0f} MB")
     return [
         Row(f"evaluate {ITEMS:,} items x 3 systems, warm (CPU)", warm_cpu, "s", target=TARGET_S),
         Row("  of which the bootstrap (CPU)", boot_cpu, "s"),

@@ -8,7 +8,7 @@ run so neither's memory or caches leak into the other:
   clean, hash, dedupe, batch commits, import log, full-text index);
 - the physical floor: the same files read with ``csv`` and ``executemany``d
   into one plain table (no index, no trigger) under the same pragmas (WAL,
-  synchronous=FULL), committed once.
+  synchronous=FULL, the import's page cache), committed once.
 
 Targets (issue 12): the import takes ≤ 3× the floor's CPU time and peaks
 under 200 MB (the process's own ``VmHWM``).
@@ -57,6 +57,7 @@ def _side_floor(corpus: Path, workspace: Path) -> dict:
     import sqlite3
 
     from core.importing import expand_paths
+    from core.store.transcripts import IMPORT_CACHE_KIB
 
     workspace.mkdir(parents=True)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -65,6 +66,7 @@ def _side_floor(corpus: Path, workspace: Path) -> dict:
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA secure_delete = ON")
+    conn.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")  # the page cache the import runs with
     conn.execute("CREATE TABLE turns (file INTEGER, position INTEGER, speaker TEXT, text TEXT)")
     conn.execute("BEGIN")
     turns = 0

@@ -42,6 +42,9 @@ class _Counting:
     def describe(self):
         return self.inner.describe()
 
+    def prepare(self, store, record):
+        self.inner.prepare(store, record)
+
 
 def _one(label: str, base: str, root: Path, *, sessions: int, epochs: int, gen_items: int) -> list[Row]:
     from core.generation.local import LocalGenerator

@@ -80,6 +80,29 @@ def test_a_command_loads_only_its_own_module(tmp_path) -> None:
     assert probe["code"] == 0
     assert "core.store" in probe["heavy"]
     assert "core.evaluation" not in probe["heavy"] and "core.datasets" not in probe["heavy"]
+    # The schema is current: no migration framework (sqlite_utils, ~50 ms), no importers (~25 ms).
+    assert "core.importers" not in probe["heavy"]
+    assert not [m for m in probe["heavy"] if m.split(".")[0] == "sqlite_utils"], probe["heavy"]
+
+
+def test_an_old_workspace_still_migrates_through_sqlite_utils(tmp_path) -> None:
+    import shutil
+
+    from tests.fixtures.make_workspaces import expected_fixtures
+
+    fixture = expected_fixtures()[max(expected_fixtures())]  # the schema one step behind
+    shutil.copyfile(fixture, tmp_path / "attune.db")
+    probe = _probe(["--home", str(tmp_path), "stats", "--json"])
+    assert probe["code"] == 0
+    assert "sqlite_utils" in probe["heavy"]
+    assert list((tmp_path / "backups").glob("*before-migration*.db")), "no backup before migrating"
+
+
+def test_top_level_help_before_a_command_still_lists_every_command() -> None:
+    for argv in (["-h", "stats"], ["--home", "x", "--help", "stats"], ["--", "stats"]):
+        assert sorted(_sub(build_parser(argv)).choices) == sorted(COMMANDS), argv
+    # Running a known command needs no other command's parser.
+    assert "evaluate" not in _sub(build_parser(["stats"])).choices
 
 
 def test_command_help_is_the_real_one(capsys: pytest.CaptureFixture[str]) -> None:

@@ -254,8 +254,8 @@ def test_frozen_test_split_survives_new_curation_decisions(populated: Store) -> 
 def test_leakage_check_refuses_a_crafted_leaking_build(populated: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     real = builder_module.assign_splits
 
-    def leaky(targets, percentages, seed, *, with_test=True):
-        a = real(targets, percentages, seed, with_test=with_test)
+    def leaky(targets, percentages, seed, *, with_test=True, **kwargs):
+        a = real(targets, percentages, seed, with_test=with_test, **kwargs)
         # move one target of a test transcript into train
         test_turn = next(t for t, s in sorted(a.split_of.items()) if s == "test")
         transcript = next(t.transcript_id for t in targets if t.turn_id == test_turn)

@@ -102,6 +102,45 @@ def test_uses_name_whole_word_case_insensitive(text: str, names: list[str], expe
     assert metrics.uses_name(text, names) is expected
 
 
+def test_ascii_case_partners_are_every_non_ascii_match_of_an_ascii_character() -> None:
+    # uses_name skips the regex when the lower-cased ASCII names are not in the
+    # lower-cased text; that is exact only if no other non-ASCII character matches
+    # an ASCII one case-insensitively, or lower-cases to ASCII.
+    import re
+
+    every = "".join(map(chr, range(0x80, 0x110000)))
+    partners = {c for a in range(0x80) for c in re.findall(re.escape(chr(a)), every, re.IGNORECASE)}
+    lowers_to_ascii = {c for c in every if any(x.isascii() for x in c.lower())}
+    assert partners | lowers_to_ascii <= metrics.ASCII_CASE_PARTNERS
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "expected"),
+    [
+        ("thanks, ſam", ["Sam"], True),  # long s: the regex's case-insensitive partner of s
+        ("thanks, \u212aim", ["Kim"], True),  # Kelvin sign
+        ("hi \u0130van", ["ivan"], True),
+        ("dırk’s idea", ["Dirk"], True),  # dotless i, and a non-ASCII apostrophe after
+        ("so – Sam – said", ["sam"], True),  # non-ASCII text, ASCII name
+        ("café Zoë", ["zoë"], True),  # a non-ASCII name: the regex alone
+        ("Samantha’s plan", ["Sam"], False),
+        ("I’m with Sam", ["  sam  "], True),
+    ],
+)
+def test_uses_name_fast_path_agrees_with_the_regex(text: str, names: list[str], expected: bool) -> None:
+    assert metrics.uses_name(text, names) is expected
+    pattern = metrics._name_pattern(tuple(names))
+    assert bool(pattern and pattern.search(text)) is expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("samSAMkKiIıİſ\u212a .,'’-é"), max_size=20),
+       st.lists(st.text(alphabet=st.sampled_from("samSAMkiIJ. '"), min_size=1, max_size=5), max_size=3))
+def test_uses_name_equals_the_plain_regex(text: str, names: list[str]) -> None:
+    pattern = metrics._name_pattern(tuple(names))
+    assert metrics.uses_name(text, names) is bool(pattern and pattern.search(text))
+
+
 def test_features_are_computed_once_per_text() -> None:
     a = metrics.features("A text only this test uses, good and sad?")
     b = metrics.features("A text only this test uses, good and sad?")

@@ -164,6 +164,39 @@ def test_bootstrap_in_small_chunks_equals_the_reference(monkeypatch: pytest.Monk
     )
 
 
+def test_bootstrap_in_small_product_blocks_equals_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Blocks of resamples and of items (what keeps OpenBLAS on one thread) add up to the one product.
+    from core.evaluation import stats
+
+    rng = __import__("random").Random(11)
+    w = [int(rng.random() < 0.7) for _ in range(90)]
+    strata = {"s": {"a": _col([rng.randint(-2_000_000, 2_000_000) * x for x in w], w, 1_000_000),
+                    "b": _col([rng.randint(0, 90) for _ in range(90)], [1] * 90)}}
+    expected = stratified_bootstrap(strata, seed=5, resamples=37)
+    monkeypatch.setattr(stats, "_BLOCK_MNK", 64)  # 8 resamples x 2 items x 3 fields a block
+    assert stratified_bootstrap(strata, seed=5, resamples=37) == expected == _reference_bootstrap(
+        strata, seed=5, resamples=37
+    )
+
+
+def test_block_products_are_the_exact_product() -> None:
+    import numpy as np
+
+    from core.evaluation import stats
+
+    rng = np.random.default_rng(1)
+    for k, n, block in ((1, 7, 5), (13, 300, 1000), (40, 3, 10), (9, 50, 1 << 18)):
+        counts = rng.integers(0, 6, size=(k, n))
+        matrix = rng.integers(-2_000_000, 2_000_000, size=(n, 4)).astype(np.float64)
+        saved, stats._BLOCK_MNK = stats._BLOCK_MNK, block
+        try:
+            got = stats._totals(counts, matrix)
+        finally:
+            stats._BLOCK_MNK = saved
+        assert got.dtype == np.int64
+        assert got.tolist() == (counts @ matrix.astype(np.int64)).tolist()
+
+
 def test_bootstrap_rejects_fractional_values_and_ragged_columns() -> None:
     with pytest.raises(TypeError):
         stratified_bootstrap({"s": {"m": RatioColumn([0.5], [1])}}, seed=0, resamples=1)

@@ -37,6 +37,9 @@ class _Recording:
     def describe(self):
         return self.inner.describe()
 
+    def prepare(self, store, record):
+        self.inner.prepare(store, record)
+
 
 def test_generate_stores_each_batch_and_a_rerun_only_does_what_is_missing(dataset_store, tiny: Path) -> None:
     from core.datasets import items
@@ -73,7 +76,8 @@ def test_generate_stores_each_batch_and_a_rerun_only_does_what_is_missing(datase
     assert len(stored) == 5
     prov = system.provenance
     assert prov["settings"] == {"system_instruction": None, "temperature": 0.8, "top_p": 0.9, "seed": 3,
-                                "max_new_tokens": 6, "batch_size": 2, "repetition_penalty": 1.2}
+                                "max_new_tokens": 6, "min_new_tokens": None, "batch_size": 2,
+                                "repetition_penalty": 1.2, "finish_sentences": True}
     assert prov["base_model_hash"] == "" and prov["adapter"] is None and prov["device"] == "cpu"
     # Every stored reply is scored like an imported one.
     assert all(r.features is not None or r.state != "ok" for r in stored.values())
@@ -96,6 +100,68 @@ def test_the_same_seed_gives_the_same_replies(dataset_store, tiny: Path) -> None
     first = gen.generate(prompts, ["a", "b"])
     assert gen.generate(prompts, ["a", "b"]) == first
     assert gen.generate(prompts, ["c", "b"]) != first  # the seed follows the items
+
+
+def test_unset_reply_lengths_come_from_the_training_targets(dataset_store, tiny: Path) -> None:
+    from core.datasets import builder
+    from core.generation.base import GenerationSettings, generate_for_dataset
+    from core.generation.local import LocalGenerator
+    from core.store import datasets as ds_store
+    from core.store import responses as response_store
+    from core.tuning import runtime
+
+    base = models_local.resolve(str(tiny))
+    gen = LocalGenerator(base, GenerationSettings(batch_size=4), device="cpu")
+    generate_for_dataset(dataset_store, "d", "fitted", "base_model", gen, gen.settings, limit=2)
+    record = ds_store.get_dataset(dataset_store, "d")
+    tok = runtime.load_tokenizer(base.to_json())
+    lengths = sorted(len(tok(e.target, add_special_tokens=False)["input_ids"]) + 1
+                     for e in builder.stored_examples(dataset_store, record) if e.split == "train")
+    assert len(lengths) >= 3
+    used = response_store.get_system(dataset_store, "fitted").provenance["reply_tokens"]
+    assert lengths[0] <= used["min"] <= used["max"] <= lengths[-1]
+    assert used["min"] < used["max"] or lengths[0] == lengths[-1]
+    assert "train targets of d" in used["from"]
+    # A length given by the user is kept.
+    mine = LocalGenerator(base, GenerationSettings(max_new_tokens=7, min_new_tokens=2), device="cpu")
+    mine.prepare(dataset_store, record)
+    assert (mine.settings.min_new_tokens, mine.settings.max_new_tokens) == (2, 7)
+
+
+def test_a_min_length_longer_than_the_max_is_refused() -> None:
+    from core.errors import UsageError
+    from core.generation.base import GenerationSettings
+
+    with pytest.raises(UsageError, match="--min-new-tokens"):
+        GenerationSettings(max_new_tokens=5, min_new_tokens=6).check()
+
+
+def test_the_repetition_penalty_weighs_only_the_replys_own_tokens_and_never_end_of_turn() -> None:
+    import torch
+
+    from core.generation.local import reply_penalty
+
+    # Prompt 5, 2, 5 (2: the end-of-turn token closing each message); the reply so far 7, 2, 6.
+    ids = torch.tensor([[5, 2, 5, 7, 2, 6]])
+    scores = torch.tensor([[1.0, 1.0, 2.0, -1.0, 1.0, 1.0, 3.0, 4.0]])
+    out = reply_penalty(2.0, prompt_width=3, exempt={2})(ids, scores.clone())
+    assert out[0, 7].item() == 2.0 and out[0, 6].item() == 1.5  # generated: penalised
+    assert out[0, 5].item() == 1.0  # only in the prompt: not penalised
+    assert out[0, 2].item() == 2.0  # end of turn: spared
+    assert out[0, 3].item() == -1.0 and out[0, 0].item() == 1.0
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("I hear you. It sounds like the nights are hard and", "I hear you."),
+    ('You said "enough." And then you', 'You said "enough."'),
+    ("What would help? Maybe", "What would help?"),
+    ("no sentence end at all", "no sentence end at all"),
+    ("Version 2.5 is out. Then", "Version 2.5 is out."),
+])
+def test_a_reply_cut_by_the_token_limit_ends_at_its_last_full_sentence(text: str, kept: str) -> None:
+    from core.generation.local import finish_sentence
+
+    assert finish_sentence(text) == kept
 
 
 def test_system_instruction_override_replaces_the_datasets() -> None:

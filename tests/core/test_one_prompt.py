@@ -49,20 +49,22 @@ def test_export_evaluation_and_generation_send_the_same_bytes(store, demo_datase
 
     monkeypatch.setattr(formats, "prompt", counting_prompt)
 
-    export_dataset(store, demo_dataset.name, tmp_path / "export")
+    # The build renders every file once; the export copies what it kept.
+    dataset = build_dataset(store, "counted", DatasetRules(split=(60, 20, 20), include_demo=True))
+    export_dataset(store, dataset.name, tmp_path / "export")
     exported = [json.loads(line) for line in (tmp_path / "export" / "test.jsonl").read_text("utf-8").splitlines()]
     hf_exported = [json.loads(line) for line in (tmp_path / "export" / "hf_test.jsonl").read_text("utf-8").splitlines()]
     from_export = {e["example_id"]: formats.dumps_line({"messages": e["messages"]}) for e in exported}
     assert len(from_export) >= 2 and callers.count("openai") == len(from_export)
 
     callers.clear()
-    test_items = eval_items(store, demo_dataset.id)
-    from_evaluation = {i.example_id: formats.dumps_line(item_prompt(demo_dataset, i, "openai")) for i in test_items}
+    test_items = eval_items(store, dataset.id)
+    from_evaluation = {i.example_id: formats.dumps_line(item_prompt(dataset, i, "openai")) for i in test_items}
     assert callers == ["openai"] * len(test_items)
 
     callers.clear()
     generator = StubGenerator("openai")
-    generator.run(store, demo_dataset)
+    generator.run(store, dataset)
     assert callers == ["openai"] * len(test_items)
 
     assert from_export == from_evaluation == generator.sent
@@ -70,9 +72,9 @@ def test_export_evaluation_and_generation_send_the_same_bytes(store, demo_datase
     by_id = {i.example_id: i for i in test_items}
     for line, e in zip(hf_exported, exported, strict=True):
         assert formats.dumps_line({"prompt": line["prompt"]}) == formats.dumps_line(
-            item_prompt(demo_dataset, by_id[e["example_id"]], "hf"))
+            item_prompt(dataset, by_id[e["example_id"]], "hf"))
     # And the stub's replies are evaluated like any other system's.
-    result = evaluate(store, demo_dataset.name, ["stub"], resamples=10, min_items=1)
+    result = evaluate(store, dataset.name, ["stub"], resamples=10, min_items=1)
     assert result.overall.systems["stub"].n == len(test_items)
 
 
