@@ -62,8 +62,14 @@ def _one(label: str, base: str, root: Path, *, sessions: int, epochs: int, gen_i
         print(f"{label}: {m['train_examples']} train examples × {epochs} epochs = {m['total_steps']} steps on "
               f"{m['device']}, {m['tokens_per_s']} tokens/s, training {m['elapsed_s']} s, job wall {wall:.1f} s, "
               f"val loss {m['val_loss']}")
-        settings = GenerationSettings(temperature=0.7, max_new_tokens=64, batch_size=4)
+        # Raw decoding speed: every generated token counts (no cut to the last full sentence),
+        # and loading the model is timed apart.
+        settings = GenerationSettings(temperature=0.7, max_new_tokens=64, min_new_tokens=0, batch_size=4,
+                                      finish_sentences=False)
         gen = _Counting(LocalGenerator(models_local.resolve(base), settings, adapter=job.output))
+        t0 = time.perf_counter()
+        gen.inner._load()
+        print(f"{label}: model and adapter loaded in {time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
         generate_for_dataset(store, "bench", job.system_name, "tuned_model", gen, settings, limit=gen_items)
         gen_wall = time.perf_counter() - t0
