@@ -4,46 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
-
 from core.store import Store, egress_log
 from core.store import jobs as job_store
 from desktop.egress_dialog import EgressDialog
 from tests.fakes.gemini_server import FakeGoogle
+from tests.desktop.tune_helpers import answer_egress, open_page
 from tests.fakes.gemini_workspace import fake, gstore, make_workspace  # noqa: F401 - fixtures
 
 
 def _page(qtbot, home: Path):
-    from desktop.operations import OpBus, install
-    from desktop.taskman import TaskManager
-    from desktop.tuning import TunePage
-
-    taskman = TaskManager(home)
-    install(taskman, OpBus())
-    page = TunePage()
-    qtbot.addWidget(page)
-    page.show()
-    qtbot.waitUntil(lambda: page.dataset_combo.count() == 1)
-    page.backend_combo.setCurrentIndex(page.backend_combo.findData("vertex"))
+    page, taskman = open_page(qtbot, home)
     assert page.start_button.isEnabled()
     return page, taskman
 
 
-def _answer(which: str, seen: list[EgressDialog]) -> QTimer:
-    """Press a button of the egress dialog as soon as it is shown."""
-    timer = QTimer()
-    timer.setInterval(20)
-
-    def poll() -> None:
-        dialog = QApplication.activeModalWidget()
-        if isinstance(dialog, EgressDialog) and dialog not in seen:
-            seen.append(dialog)
-            getattr(dialog, which).click()
-
-    timer.timeout.connect(poll)
-    timer.start()
-    return timer
+_answer = answer_egress
 
 
 def test_cancel_sends_nothing_and_send_starts_the_job(qtbot, gstore: Store, fake: FakeGoogle, tmp_path: Path) -> None:
