@@ -26,8 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None,
                    help=f"local: store the replies as this system (default {BASE_SYSTEM} for base:local, "
                         "the run's own system for local:RUN)")
-    p.add_argument("--base", default="default", metavar="default|PATH",
-                   help="base:local: the embedded model, a model folder or a .gguf file")
+    p.add_argument("--base", default="default", metavar="default|PATH|ORG/NAME",
+                   help="base:local: the embedded model, a model folder, a .gguf file or a hub model "
+                        "downloaded with `attune models --download`")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N test items")
     p.add_argument("--top-p", type=float, default=0.9)
     p.add_argument("--max-new-tokens", type=int, default=None, metavar="N",
