@@ -214,14 +214,14 @@ def write_folder(
             folder.write(CARD_FILE, card(rendered))
         except OSError as exc:
             raise ExportFailed(f"{out_dir}: cannot write the export ({exc.strerror or exc})") from exc
-        folder.commit(
-            {
-                "kind": "dataset-export",
-                "content_hash": rendered.content_hash,
-                "manifest_jsonl_sha256": rendered.files["manifest.jsonl"],
-            }
-        )
+        folder.commit(_completion(rendered))
         return rendered
+
+
+def _completion(rendered: Rendered) -> dict[str, str]:
+    """What an export's COMPLETE.json says, whether rendered or copied from the build."""
+    return {"kind": "dataset-export", "content_hash": rendered.content_hash,
+            "manifest_jsonl_sha256": rendered.files["manifest.jsonl"]}
 
 
 def _blocks(path: Path, buf: bytearray) -> Iterable[memoryview]:
@@ -270,11 +270,5 @@ def copy_folder(
             folder.write(CARD_FILE, card(expected))
         except OSError as exc:
             raise ExportFailed(f"{out_dir}: cannot write the export ({exc.strerror or exc})") from exc
-        folder.commit(
-            {
-                "kind": "dataset-export",
-                "content_hash": expected.content_hash,
-                "manifest_jsonl_sha256": expected.files["manifest.jsonl"],
-            }
-        )
+        folder.commit(_completion(expected))
         return expected

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from core import models_local
+from tests.desktop.tune_helpers import open_page
 
 needs_extra = pytest.mark.skipif(models_local.missing_extra() is not None,
                                  reason=f"local tuning extra absent: {models_local.missing_extra()}")
@@ -26,17 +27,7 @@ def home(tmp_path: Path) -> Path:
 
 
 def _page(qtbot, home: Path):
-    from desktop.operations import OpBus, install
-    from desktop.taskman import TaskManager
-    from desktop.tuning import TunePage
-
-    taskman = TaskManager(home)
-    install(taskman, OpBus())
-    page = TunePage()
-    qtbot.addWidget(page)
-    page.show()
-    qtbot.waitUntil(lambda: page.dataset_combo.count() == 1)
-    return page, taskman
+    return open_page(qtbot, home, vertex=False)
 
 
 @needs_extra

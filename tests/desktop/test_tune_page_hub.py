@@ -20,6 +20,7 @@ from core import models_local
 from core.store import jobs as job_store
 from core.store import open_store
 from tests.core.test_models_hub import COMMIT, FakeHub, _hidden, fake_repo
+from tests.desktop.tune_helpers import open_page
 
 pytestmark = pytest.mark.skipif(
     __import__("importlib").util.find_spec("huggingface_hub") is None,
@@ -89,16 +90,7 @@ def hub(monkeypatch, tmp_path: Path) -> Iterator[FakeHub]:
 
 @pytest.fixture
 def page(qtbot, home: Path):
-    from desktop.operations import OpBus, install
-    from desktop.taskman import TaskManager
-    from desktop.tuning import TunePage
-
-    taskman = TaskManager(home)
-    install(taskman, OpBus())
-    page = TunePage()
-    qtbot.addWidget(page)
-    page.show()
-    qtbot.waitUntil(lambda: page.dataset_combo.count() == 1)
+    page, taskman = open_page(qtbot, home, vertex=False)
     yield page
     page.close()
     taskman.shutdown()
