@@ -30,7 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="base:local: the embedded model, a model folder, a .gguf file or a hub model "
                         "downloaded with `attune models --download`")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N test items")
-    p.add_argument("--top-p", type=float, default=0.9)
     p.add_argument("--max-new-tokens", type=int, default=None, metavar="N",
                    help="local: longest reply in tokens (default: the 95th percentile of the dataset's "
                         "training targets)")
@@ -39,14 +38,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--system-instruction", default=None, help="replace the dataset's system instruction")
     p.add_argument("--device", default="auto")
-    p.add_argument("--repetition-penalty", type=float, default=1.2,
-                   help="local: penalise repeating earlier tokens (default 1.2; 1.0 turns it off)")
+    # Unset local settings take GenerationSettings' defaults (core/generation/base.py says why).
+    local = p.add_argument_group("local sampling (defaults: temperature 1, min-p 0.1, DRY 0.8)")
+    local.add_argument("--top-p", type=float, default=None, metavar="P", help="keep the likeliest tokens "
+                       "whose probabilities add up to P (default 1: off)")
+    local.add_argument("--min-p", type=float, default=None, metavar="P",
+                       help="keep only tokens at least P times as likely as the likeliest (default 0.1)")
+    local.add_argument("--dry", type=float, default=None, metavar="M",
+                       help="don't repeat yourself: a token that would extend a run the reply already said "
+                            "loses M * BASE^(run - LEN) (default 0.8; 0 turns it off)")
+    local.add_argument("--dry-base", type=float, default=None, metavar="BASE", help="default 1.75")
+    local.add_argument("--dry-allowed-length", type=int, default=None, metavar="LEN", help="default 2")
+    local.add_argument("--repetition-penalty", type=float, default=None, metavar="X",
+                       help="divide every token the reply has used by X (default 1.0: off)")
     try:
         from cli import vertex_cmds
 
         vertex_cmds.add_generate_args(p)  # --temperature, --seed, … shared with Vertex
     except ImportError:
-        p.add_argument("--temperature", type=float, default=0.0)
+        p.add_argument("--temperature", type=float, default=None)
         p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=cmd_generate)
 
@@ -65,11 +75,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     models_local.require_extra()
     from core.generation.local import LocalGenerator, resolve_target
 
+    given = {"temperature": args.temperature, "top_p": args.top_p, "min_p": args.min_p,
+             "repetition_penalty": args.repetition_penalty, "dry_multiplier": args.dry,
+             "dry_base": args.dry_base, "dry_allowed_length": args.dry_allowed_length}
     settings = GenerationSettings(
-        system_instruction=args.system_instruction, temperature=args.temperature, top_p=args.top_p,
-        seed=args.seed, max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens,
-        batch_size=args.batch_size,
-        repetition_penalty=args.repetition_penalty).check()
+        system_instruction=args.system_instruction, seed=args.seed, max_new_tokens=args.max_new_tokens,
+        min_new_tokens=args.min_new_tokens, batch_size=args.batch_size,
+        **{k: v for k, v in given.items() if v is not None}).check()
     with store_from_args(args) as store:
         base_spec = models_local.local_spec(args.base, store.path.parent)  # a downloaded hub id → its folder
         name, kind, base, adapter, base_hash = resolve_target(store, args.system, base=base_spec, name=args.name)

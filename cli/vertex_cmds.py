@@ -146,7 +146,8 @@ def _target(store: Store, spec: str):
 
 
 def add_generate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--temperature", type=float, default=None,
+                   help="default 0 for gemini/vertex, 1 for local models")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-output-tokens", type=int, default=1024)
     p.add_argument("--thinking-budget", type=int, default=0, metavar="N",
@@ -162,7 +163,8 @@ def generate(args: argparse.Namespace) -> int:
     from core.generation import gemini
 
     settings = gemini.Settings(
-        temperature=getattr(args, "temperature", 0.0), seed=getattr(args, "seed", 0),
+        temperature=0.0 if getattr(args, "temperature", None) is None else args.temperature,
+        seed=getattr(args, "seed", 0),
         max_output_tokens=getattr(args, "max_output_tokens", 1024),
         concurrency=getattr(args, "concurrency", None) or 8,
         requests_per_minute=getattr(args, "requests_per_minute", None),

@@ -24,6 +24,7 @@ from core.evaluation.evaluate import (
     EvaluationResult,
     SystemScores,
 )
+from core.evaluation.sources import THERAPIST
 from core.files import FolderPublisher, write_file_atomic
 from core.text_safety import markdown_inline, one_line
 
@@ -67,7 +68,7 @@ def blocks(result: EvaluationResult) -> list[tuple[str, Block]]:
 
 def table_rows(result: EvaluationResult, block: Block, *, intervals: bool = True) -> list[list[str]]:
     """Rows of one table: ``[label, system…, therapist]``, formatted for reading."""
-    rows = []
+    rows, reference = [], reference_column(result)
     for metric in ROW_ORDER:
         row = [METRIC_LABELS[metric]]
         for name in result.systems:
@@ -77,20 +78,21 @@ def table_rows(result: EvaluationResult, block: Block, *, intervals: bool = True
                 iv = format_interval(metric, block.intervals[name].get(metric))
                 cell = f"{cell} {iv}" if iv else cell
             row.append(cell)
-        if metric == "questions":
-            row.append(str(block.therapist.questions))
-        elif metric == "replies_with_question":
-            row.append(str(block.therapist.replies_with_question))
-        elif metric == "n":
-            row.append(str(block.n))
-        else:
-            row.append(NO_VALUE)
+        if reference:
+            row.append({"questions": str(block.therapist.questions),
+                        "replies_with_question": str(block.therapist.replies_with_question),
+                        "n": str(block.n)}.get(metric, NO_VALUE))
         rows.append(row)
     return rows
 
 
+def reference_column(result: EvaluationResult) -> bool:
+    """The therapist's reference column, unless the therapist is one of the systems compared."""
+    return THERAPIST not in result.systems
+
+
 def headers(result: EvaluationResult) -> list[str]:
-    return ["Metric", *result.systems, "Therapist"]
+    return ["Metric", *result.systems, *(["Therapist"] if reference_column(result) else [])]
 
 
 def paired_lines(result: EvaluationResult, block: Block) -> list[str]:
@@ -307,7 +309,7 @@ def to_html(result: EvaluationResult) -> str:
             "questions",
             lambda b, s: b.therapist.questions if s == "Therapist" else b.systems[s].questions,
             lambda b, s: None,
-            with_therapist=True,
+            with_therapist=reference_column(result),
         )
     )
     out.append("</figure>")

@@ -30,19 +30,32 @@ class GenerationSettings:
     """What decides a reply besides the prompt; stored with every reply."""
 
     system_instruction: str | None = None  # None: the dataset's own (what the model was tuned with)
-    temperature: float = 0.7
-    top_p: float = 0.9
+    # Local models draw from the model's own distribution (temperature 1) minus its unreliable
+    # tail (min-p): a tuned model then asks questions about as often as the replies it was
+    # tuned on. Its single most likely reply (temperature 0) ends nearly every 50+-word reply
+    # with a question; on AnnoMI, 33 questions in 26 replies against the therapist's 14
+    # (docs/local-tuning.md has every variant measured).
+    temperature: float = 1.0
+    top_p: float = 1.0
+    # Sampling keeps only tokens at least min_p times as likely as the likeliest (0: off).
+    min_p: float = 0.1
     seed: int = 0
     # None: fitted to the dataset by the generator (local: the train targets' token lengths),
     # so replies are as long as the replies the clinician chose to train on.
     max_new_tokens: int | None = None
     min_new_tokens: int | None = None
     batch_size: int = 4
-    # Small models decoding greedily loop on one sentence ("I'm glad to hear that." ×30, seen
-    # on AnnoMI with SmolLM2, base and tuned alike); a mild penalty keeps replies speech-like.
-    # Local models only; 1.0 turns it off. It weighs only the reply's own tokens: the prompt's
-    # words are the client's, which a reflection repeats, and end-of-turn is never penalised.
-    repetition_penalty: float = 1.2
+    # Penalising every token a reply has used (transformers' repetition penalty; 1.0: off) pushes
+    # it away from full stops and common words towards ones it has not used, and on AnnoMI turned
+    # statements into strings of questions. Small models still loop on one sentence without a
+    # guard, so the default guard is "don't repeat yourself" instead: a token that would extend a
+    # run the reply already said loses dry_multiplier * dry_base ** (run - dry_allowed_length)
+    # (0 turns it off). Both weigh the reply's own tokens only: the prompt's words are the
+    # client's, which a reflection repeats, and end-of-turn is never penalised.
+    repetition_penalty: float = 1.0
+    dry_multiplier: float = 0.8
+    dry_base: float = 1.75
+    dry_allowed_length: int = 2
     # A reply cut by the token limit ends at its last full sentence, not mid-word.
     finish_sentences: bool = True
 
@@ -51,8 +64,13 @@ class GenerationSettings:
             raise UsageError(f"--temperature: at least 0 (got {self.temperature})")
         if not 0 < self.top_p <= 1:
             raise UsageError(f"--top-p: in (0, 1] (got {self.top_p})")
+        if not 0 <= self.min_p < 1:
+            raise UsageError(f"--min-p: in [0, 1) (got {self.min_p})")
         if self.repetition_penalty <= 0:
             raise UsageError(f"--repetition-penalty: above 0 (got {self.repetition_penalty})")
+        if self.dry_multiplier < 0 or self.dry_base < 1 or self.dry_allowed_length < 1:
+            raise UsageError("--dry: at least 0, with --dry-base at least 1 and --dry-allowed-length at least 1 "
+                             f"(got {self.dry_multiplier}, {self.dry_base}, {self.dry_allowed_length})")
         if (self.max_new_tokens is not None and self.max_new_tokens < 1) or self.batch_size < 1:
             raise UsageError("--max-new-tokens and --batch-size: at least 1")
         if self.min_new_tokens is not None and (

@@ -111,11 +111,18 @@ class LocalGenerator(ReplyGenerator):
             kwargs["min_new_tokens"] = s.min_new_tokens
         if sample:
             kwargs.update(temperature=s.temperature, top_p=s.top_p)
+            if s.min_p:
+                kwargs["min_p"] = s.min_p
+        processors = []
         if s.repetition_penalty != 1.0:
+            processors.append(reply_penalty(s.repetition_penalty, width, stops | set(tok.all_special_ids)))
+        if s.dry_multiplier > 0:
+            processors.append(dry_penalty(s.dry_multiplier, s.dry_base, s.dry_allowed_length, width,
+                                          stops | set(tok.all_special_ids)))
+        if processors:
             from transformers import LogitsProcessorList
 
-            kwargs["logits_processor"] = LogitsProcessorList(
-                [reply_penalty(s.repetition_penalty, width, stops | set(tok.all_special_ids))])
+            kwargs["logits_processor"] = LogitsProcessorList(processors)
         with torch.no_grad():
             out = self._model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                                        **kwargs)
@@ -167,6 +174,55 @@ def reply_penalty(penalty: float, prompt_width: int, exempt: set[int]) -> Any:
             return scores
 
     return ReplyRepetitionPenalty()
+
+
+def dry_penalty(multiplier: float, base: float, allowed: int, prompt_width: int, exempt: set[int]) -> Any:
+    """"Don't repeat yourself": penalise only the token that would extend a repeat.
+
+    If the reply's last ``n`` tokens already occurred earlier in the reply,
+    the token that followed them then is penalised by ``multiplier *
+    base ** (n - allowed)`` (subtracted from its logit) once ``n >= allowed``.
+    A loop is broken within a few tokens, while the words a reply naturally
+    reuses (full stops, "you", "I") keep their weight. A per-token penalty
+    pushes a reply away from every word it has used, towards the few it has
+    not: on AnnoMI it turned statements into strings of questions. (The DRY
+    sampler of text-generation-webui and llama.cpp, over the reply only: the
+    client's words are what a reflection repeats.)
+    """
+    import torch
+    from transformers import LogitsProcessor
+
+    class DryPenalty(LogitsProcessor):
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+            for row, ids in enumerate(input_ids[:, prompt_width:].tolist()):
+                for token, length in repeat_lengths(ids, exempt).items():
+                    if length >= allowed:
+                        scores[row, token] -= multiplier * base ** (length - allowed)
+            return scores
+
+    return DryPenalty()
+
+
+def repeat_lengths(ids: list[int], breakers: set[int]) -> dict[int, int]:
+    """For each token that would repeat a run: the length of the run it would extend.
+
+    ``ids[j + 1]`` follows an earlier occurrence of the reply's last ``n``
+    tokens (a match not crossing a breaker); the longest ``n`` per token wins.
+    """
+    found: dict[int, int] = {}
+    if not ids or ids[-1] in breakers:
+        return found
+    last = len(ids) - 1
+    for j in range(last - 1, -1, -1):
+        if ids[j] != ids[last]:
+            continue
+        n = 1
+        while n <= j and ids[j - n] == ids[last - n] and ids[j - n] not in breakers:
+            n += 1
+        token = ids[j + 1]
+        if token not in breakers and n > found.get(token, 0):
+            found[token] = n
+    return found
 
 
 def finish_sentence(text: str) -> str:

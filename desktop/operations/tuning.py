@@ -230,7 +230,7 @@ def generate(*, parent: QWidget | None, dataset: str, spec: str, base: str = "de
         from core.generation.base import GenerationSettings, generate_for_dataset
         from core.generation.local import LocalGenerator, resolve_target
 
-        settings = GenerationSettings(temperature=0.0)
+        settings = GenerationSettings()  # the local defaults, as `attune generate` uses them
         # base:local only (local:RUN uses its job's base): a downloaded hub id → its folder.
         local_base = models_local.local_spec(base, workspace) if spec.startswith("base:") else base
         with open_store(workspace, create=False, check=False) as store:

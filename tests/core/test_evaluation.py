@@ -140,6 +140,19 @@ def test_the_therapist_system_is_its_own_reference(sample) -> None:
     assert (t.n, t.missing, t.questions) == (4, 0, result.overall.therapist.questions)
 
 
+def test_the_table_shows_the_therapist_once_when_it_is_one_of_the_systems(sample) -> None:
+    from core.evaluation import report
+
+    named = evaluate(sample, SAMPLE_DATASET, ["therapist"])
+    assert report.headers(named) == ["Metric", "therapist"]
+    assert all(len(row) == 2 for row in report.table_rows(named, named.overall))
+    # Without it, the therapist's figures (questions, n) keep their reference column.
+    others = evaluate(sample, SAMPLE_DATASET, ["base"])
+    assert report.headers(others)[-1] == "Therapist"
+    questions = next(r for r in report.table_rows(others, others.overall) if r[0] == "Num of Questions Asked")
+    assert questions[-1] == str(others.overall.therapist.questions)
+
+
 def test_unknown_names_and_bad_system_lists_are_refused(sample) -> None:
     with pytest.raises(NotFoundError, match="no system named 'gpt'.*known: therapist, base, tuned"):
         evaluate(sample, SAMPLE_DATASET, ["gpt"])

@@ -75,9 +75,10 @@ def test_generate_stores_each_batch_and_a_rerun_only_does_what_is_missing(datase
     stored = response_store.replies_for_dataset(dataset_store, system.id, record.id)
     assert len(stored) == 5
     prov = system.provenance
-    assert prov["settings"] == {"system_instruction": None, "temperature": 0.8, "top_p": 0.9, "seed": 3,
-                                "max_new_tokens": 6, "min_new_tokens": None, "batch_size": 2,
-                                "repetition_penalty": 1.2, "finish_sentences": True}
+    assert prov["settings"] == {"system_instruction": None, "temperature": 0.8, "top_p": 0.9, "min_p": 0.1,
+                                "seed": 3, "max_new_tokens": 6, "min_new_tokens": None, "batch_size": 2,
+                                "repetition_penalty": 1.0, "dry_multiplier": 0.8, "dry_base": 1.75,
+                                "dry_allowed_length": 2, "finish_sentences": True}
     assert prov["base_model_hash"] == "" and prov["adapter"] is None and prov["device"] == "cpu"
     # Every stored reply is scored like an imported one.
     assert all(r.features is not None or r.state != "ok" for r in stored.values())
@@ -136,6 +137,16 @@ def test_a_min_length_longer_than_the_max_is_refused() -> None:
         GenerationSettings(max_new_tokens=5, min_new_tokens=6).check()
 
 
+@pytest.mark.parametrize("bad", [{"dry_multiplier": -0.1}, {"dry_base": 0.9}, {"dry_allowed_length": 0},
+                                 {"min_p": 1.0}, {"min_p": -0.1}])
+def test_bad_sampling_settings_are_refused_naming_the_flag(bad: dict) -> None:
+    from core.errors import UsageError
+    from core.generation.base import GenerationSettings
+
+    with pytest.raises(UsageError, match="--dry|--min-p"):
+        GenerationSettings(**bad).check()
+
+
 def test_the_repetition_penalty_weighs_only_the_replys_own_tokens_and_never_end_of_turn() -> None:
     import torch
 
@@ -149,6 +160,39 @@ def test_the_repetition_penalty_weighs_only_the_replys_own_tokens_and_never_end_
     assert out[0, 5].item() == 1.0  # only in the prompt: not penalised
     assert out[0, 2].item() == 2.0  # end of turn: spared
     assert out[0, 3].item() == -1.0 and out[0, 0].item() == 1.0
+
+
+@pytest.mark.parametrize(("ids", "expected"), [
+    ([1, 2, 3, 4, 1, 2, 3], {4: 3}),        # "1 2 3" was followed by 4: repeating it extends a run of 3
+    ([5, 1, 2, 9, 1, 2], {9: 2}),
+    ([1, 1, 1, 1], {1: 3}),                 # a self-overlapping loop: the longest run counts
+    ([7, 3, 8, 3], {8: 1}),
+    ([1, 2, 3], {}),                        # nothing said twice
+    ([4, 0, 5, 4, 0], {}),                  # 0 breaks runs (end of turn): the last token is one
+    ([6, 0, 4, 6], {}),                     # ... and is never the token penalised
+])
+def test_dont_repeat_yourself_finds_the_run_each_next_token_would_extend(ids: list[int],
+                                                                          expected: dict[int, int]) -> None:
+    from core.generation.local import repeat_lengths
+
+    assert repeat_lengths(ids, breakers={0}) == expected
+
+
+def test_dont_repeat_yourself_penalises_only_tokens_that_extend_a_repeat_of_the_reply() -> None:
+    import torch
+
+    from core.generation.local import dry_penalty
+
+    # Prompt 4, 5, 6, 4, 5 (the client said "4 5" twice); the reply so far 1, 2, 3, 1, 2.
+    ids = torch.tensor([[4, 5, 6, 4, 5, 1, 2, 3, 1, 2]])
+    scores = torch.zeros((1, 8))
+    out = dry_penalty(0.8, 2.0, 2, prompt_width=5, exempt={0})(ids, scores.clone())
+    assert out[0, 3].item() == pytest.approx(-0.8)  # "1 2" said before, then 3: a run of 2
+    assert out[0, 6].item() == 0.0  # follows "4 5" only in the prompt: reflections stay free
+    assert [out[0, t].item() for t in (0, 1, 2, 4, 5, 7)] == [0.0] * 6
+    longer = dry_penalty(0.8, 2.0, 2, prompt_width=0, exempt={0})(
+        torch.tensor([[1, 2, 3, 9, 1, 2, 3]]), torch.zeros((1, 10)))
+    assert longer[0, 9].item() == pytest.approx(-1.6)  # a run of 3: 0.8 * 2 ** (3 - 2)
 
 
 @pytest.mark.parametrize(("text", "kept"), [
