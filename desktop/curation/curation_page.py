@@ -11,13 +11,17 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QSplitter,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +45,28 @@ SUMMARY_REFRESH_MS = 400
 MIN_WORDS_SETTLE_MS = 350
 
 
+class LayoutBoundary(QWidget):
+    """One line of text whose changes stop here instead of laying out the window.
+
+    ``QLabel.setText`` asks every layout up to the window to lay out again,
+    and the window then repaints all of itself: on each transcript switch the
+    heading's new title repainted the conversation's cards and the 13,000-row
+    list too. This holder has no layout (the label is placed by hand), so the
+    label's request ends here; its own height is fixed at one line.
+    """
+
+    def __init__(self, child: QWidget) -> None:
+        super().__init__()
+        child.setParent(self)
+        self._child = child
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(child.fontMetrics().height() + 2)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._child.setGeometry(self.rect())
+
+
 class CurationPage(QWidget):
     message = Signal(str)
     conversation_shown = Signal(int)  # TranscriptId, after its turns are on screen
@@ -57,6 +83,11 @@ class CurationPage(QWidget):
         self._pending_turn: TurnId | None = None
         self._decided_elsewhere = False
         self._first_detail: ops.TurnDetail | None = None  # read with the first screen, shown once
+        # Broadcasts seen so far, and the turn whose detail was last asked for
+        # after which of them: a read asked for after a commit's broadcast runs
+        # after that commit (one database thread), so it is already fresh.
+        self._broadcasts = 0
+        self._detail_asked: tuple[TurnId, int] | None = None
         self.reason_picker: ReasonPicker | None = None
         self.note_dialog: NoteDialog | None = None
 
@@ -87,7 +118,7 @@ class CurationPage(QWidget):
         self.min_words_box.setKeyboardTracking(False)
         self.min_words_box.setToolTip("Therapist turns with at least this many words can go into a dataset")
         top = QHBoxLayout()
-        top.addWidget(self.heading, 1)
+        top.addWidget(LayoutBoundary(self.heading), 1)
         top.addWidget(self.min_words_box)
         centre = QWidget()
         cl = QVBoxLayout(centre)
@@ -96,11 +127,27 @@ class CurationPage(QWidget):
         cl.addWidget(self.conversation, 1)
 
         self.panel = DecisionPanel()
+        # The panel sits in a scroll area so its own layout changes stay inside
+        # it: its word-wrapped labels change height with each turn's title,
+        # status and note, and without this boundary every such change laid the
+        # whole window out again and repainted all of it (the conversation's
+        # cards and the 13,000-row list included), 10-20 ms of the GUI thread
+        # that the next key press's committed decision queued behind. It also
+        # lets the panel scroll on a small screen instead of squeezing.
+        self.panel_area = QScrollArea()
+        self.panel_area.setObjectName("decisionPanelArea")
+        self.panel_area.setWidgetResizable(True)
+        self.panel_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.panel_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.panel_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the conversation
+        self.panel_area.setWidget(self.panel)
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.panel_area.setMinimumWidth(self.panel.minimumWidth() + bar)  # never narrower than the panel
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("curationSplitter")
         self.splitter.addWidget(left)
         self.splitter.addWidget(centre)
-        self.splitter.addWidget(self.panel)
+        self.splitter.addWidget(self.panel_area)
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 5)
         self.splitter.setStretchFactor(2, 2)
@@ -272,11 +319,19 @@ class CurationPage(QWidget):
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.refresh_detail()
 
-    def refresh_detail(self) -> None:
+    def refresh_detail(self, *, stale_only: bool = False) -> None:
+        """Read the current turn's detail; ``stale_only``: unless it was asked for since the last broadcast."""
         turn = self.current_turn()
         if turn is None or self.rater is None:
             self.panel.show_detail(None)
             return
+        asked = (turn.id, self._broadcasts)
+        if stale_only and self._detail_asked == asked:
+            # J pressed after a decision's broadcast already asked for this
+            # turn's detail: a second read would only queue ahead of the next
+            # key press's commit on the database thread, and repaint the panel.
+            return
+        self._detail_asked = asked
         first, self._first_detail = self._first_detail, None
         if first is not None and first.turn.id == turn.id and first.state.rater == self.rater:
             self._detail_loaded(first)  # read with the first screen; nothing has been decided since
@@ -328,6 +383,7 @@ class CurationPage(QWidget):
     # Reacting to committed operations ##########################################
 
     def op_executed(self, changes: OpChanges, initiator: object) -> None:
+        self._broadcasts += 1
         if changes.transcripts or changes.turns:
             self.reload_all()
             if self.current_transcript is not None:
@@ -344,7 +400,7 @@ class CurationPage(QWidget):
 
     def _refresh_decided(self) -> None:
         self.refresh_states()
-        self.refresh_detail()
+        self.refresh_detail(stale_only=True)
 
     # Commands (keys, menus and panel buttons all land here) ####################
 

@@ -59,9 +59,16 @@ def _p95(xs: list[float]) -> float:
     return xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
 
 
-def _wait_until(check, timeout: float = STEP_TIMEOUT_S, what: str = "step") -> None:
+def _wait_until(check, timeout: float = STEP_TIMEOUT_S, what: str = "step", wake=None) -> None:
     """Wait inside a real event loop, as the app does: exec() releases the GIL
-    while idle, a processEvents() spin would starve the database thread."""
+    while idle, a processEvents() spin would starve the database thread.
+
+    Polled every millisecond; with ``wake`` (a signal), checked when it fires
+    instead, as an idle app would be: a 1 ms poll wakes the GUI thread a
+    thousand times a second, and each wake-up takes the GIL from the database
+    thread and a core from the two it shares, in the middle of the commit
+    being timed.
+    """
     from PySide6.QtCore import QEventLoop, QTimer
 
     raised: list[BaseException] = []
@@ -88,16 +95,40 @@ def _wait_until(check, timeout: float = STEP_TIMEOUT_S, what: str = "step") -> N
             raise TimeoutError(f"benchmark step timed out after {timeout:.0f} s: {what}{_state()}{error}{steps}")
         loop = QEventLoop()
         poll = QTimer()
-        poll.setInterval(1)
+        poll.setInterval(1 if wake is None else 50)  # with wake, polled only as a safety net
         poll.timeout.connect(lambda: loop.quit() if ok() else None)
         deadline = QTimer()
         deadline.setSingleShot(True)
         deadline.timeout.connect(loop.quit)
+
+        def woken(*_args) -> None:
+            if ok():
+                loop.quit()
+
+        if wake is not None:
+            wake.connect(woken)
         poll.start()
         deadline.start(max(1, int(left * 1000)))
         loop.exec()
         poll.stop()
         deadline.stop()
+        if wake is not None:
+            wake.disconnect(woken)
+
+
+def _pause(ms: int) -> None:
+    """Let ``ms`` pass in a real event loop (the GIL released while idle).
+
+    Not ``QTest.qWait``: it holds the GIL while it sleeps between its
+    processEvents() calls, so the database thread could not run the reads
+    queued by the last step during the pause, and the next key press found
+    them still queued ahead of its commit.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
 
 
 _STATE: list = []  # the page, once a child has one: its state goes into a timeout's message
@@ -298,8 +329,11 @@ def child(workspace: str) -> int:
     done: list[float] = []
     win.bus.operation_did_execute.connect(lambda changes, initiator: done.append(time.perf_counter()))
     def shown() -> bool:
+        # A J that leaves the transcript keeps the old turn current until the
+        # next transcript arrives: the screen has settled only once it has.
         current = page.current_turn()
-        return page.panel.detail is not None and current is not None and page.panel.detail.turn.id == current.id
+        return (page._loading is None and page.panel.detail is not None and current is not None
+                and page.panel.detail.turn.id == current.id)
 
     for i in range(300):
         wait_until(shown, what=f"decision panel of the current turn, press {i}")
@@ -309,15 +343,15 @@ def child(workspace: str) -> int:
             # current turn (a transcript opened by the last J may arrive
             # meanwhile). The rest come back-to-back, behind the repaint of
             # the previous step.
-            QTest.qWait(20)
+            _pause(20)
             while not shown():
                 wait_until(shown, what=f"decision panel of the current turn after the pause, press {i}")
-                QTest.qWait(20)
+                _pause(20)
         key, what = _decision_key(i, page.panel.detail.state)
         n = len(done)
         t0 = time.perf_counter()
         QTest.keyClick(conv, key)
-        wait_until(lambda n=n: len(done) > n, what=f"commit of press {i} ({what})")
+        wait_until(lambda n=n: len(done) > n, what=f"commit of press {i} ({what})", wake=win.bus.operation_did_execute)
         committed.append((done[n] - t0) * 1000)
         QTest.keyClick(conv, Qt.Key.Key_J)
 
