@@ -319,11 +319,12 @@ def to_html(result: EvaluationResult) -> str:
         plain = table_rows(result, block, intervals=False)
         for metric, row in zip(ROW_ORDER, plain, strict=True):
             cells = [f"<td>{esc(row[0])}</td>"]
-            for s, cell in zip(result.systems, row[1:-1], strict=True):
+            systems, reference = row[1:len(result.systems) + 1], row[len(result.systems) + 1:]
+            for s, cell in zip(result.systems, systems, strict=True):
                 iv = format_interval(metric, block.intervals[s].get(metric)) if metric in AVERAGES else ""
                 extra = f' <span class="ci">{esc(iv)}</span>' if iv else ""
                 cells.append(f"<td>{esc(cell)}{extra}</td>")
-            cells.append(f"<td>{esc(row[-1])}</td>")
+            cells += [f"<td>{esc(cell)}</td>" for cell in reference]
             out.append("<tr>" + "".join(cells) + "</tr>")
         out.append("</tbody></table>")
         if any(b.systems[s].n for b in [block] for s in result.systems):

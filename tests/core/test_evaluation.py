@@ -146,6 +146,7 @@ def test_the_table_shows_the_therapist_once_when_it_is_one_of_the_systems(sample
     named = evaluate(sample, SAMPLE_DATASET, ["therapist"])
     assert report.headers(named) == ["Metric", "therapist"]
     assert all(len(row) == 2 for row in report.table_rows(named, named.overall))
+    assert "<th>Therapist</th>" not in to_html(named) and "| Therapist |" not in to_markdown(named)
     # Without it, the therapist's figures (questions, n) keep their reference column.
     others = evaluate(sample, SAMPLE_DATASET, ["base"])
     assert report.headers(others)[-1] == "Therapist"
