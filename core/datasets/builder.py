@@ -16,9 +16,11 @@ import functools
 import gc
 import hashlib
 import statistics
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -28,14 +30,14 @@ from core.datasets import rendered as rendered_files
 from core.datasets.export import Example, KeptFilesUnusable, Rendered, copy_folder, hash_examples, write_folder
 from core.datasets.items import Withheld, load_withheld, make_example, stored_example
 from core.datasets.items import stored_examples as stored_examples_of_rows
-from core.datasets.leakage import LeakageItem, check_leakage, normalise
+from core.datasets.leakage import LeakageItem, check_leakage, equality_keys, normalise, normalised
 from core.datasets.rules import DatasetRules, judge_sessions
 from core.datasets.splits import assign_splits, example_id_for, same_prompt_as
 from core.datasets.targets import (
     Message,
     Selection,
-    build_contexts,
     context_windows,
+    contexts_in_order,
     merge_turns,
     select_targets,
 )
@@ -86,7 +88,7 @@ class _Plan:
     frozen: DatasetRecord | None
     frozen_rows: list[ExampleRow]
     frozen_texts: dict[TurnId, tuple[str, str, int]]  # the frozen items' target and context turns
-    text_key: dict[TurnId, str]  # normalised target text of every target
+    text_key: dict[TurnId, str | bytes]  # of every target's text: equal when the normalised texts are
     removed: dict[str, int]
     status_of: dict[TurnId, str]  # decision-policy verdict of every candidate
     flagged: set[TurnId]
@@ -137,13 +139,15 @@ def _plan(store: Store, rules: DatasetRules) -> _Plan:
         fresh = [t for t in fresh if t.turn_id not in same]
         removed["same_prompt_as_test"] = len(same)
     # each client text normalised once: the split groups and the leakage check both compare them
-    prompt_of = {t.turn_id: normalise(t.prompt or "") for t in fresh}
+    norm = normalised(t.prompt or "" for t in fresh)
+    prompt_of = {t.turn_id: norm[t.prompt or ""] for t in fresh}
     split_of = dict(assign_splits(fresh, rules.split, rules.seed, with_test=frozen is None,
                                   prompt_keys=prompt_of).split_of)
     # A reply whose text is also a test target's would be seen in training and
     # then "predicted" in the test: keep it only on the test side.
-    text_key = {t.turn_id: normalise(t.text or "") for t in fresh}
-    text_key.update((r.turn_id, normalise(frozen_texts[r.turn_id][1])) for r in frozen_rows)
+    texts = {t.turn_id: t.text or "" for t in fresh}
+    texts.update((r.turn_id, frozen_texts[r.turn_id][1]) for r in frozen_rows)
+    text_key = equality_keys(texts)
     test_keys = {text_key[r.turn_id] for r in frozen_rows}
     test_keys.update(text_key[t.turn_id] for t in fresh if split_of[t.turn_id] == "test")
     kept = [t for t in fresh if split_of[t.turn_id] == "test" or text_key[t.turn_id] not in test_keys]
@@ -287,6 +291,7 @@ def build_dataset(
     if ds_store.dataset_exists(store, name):
         raise UsageError(f"a dataset named {name!r} already exists")
     state.update(0, 0, "selecting targets")
+    at_start = rendered_files.store_state(store)
     plan = _plan(store, rules)
     state.check_cancelled()
     removed = plan.removed
@@ -304,8 +309,9 @@ def build_dataset(
     withheld = load_withheld(store)
     removed["excluded_context"] = 0
     cuts: dict[str, dict[str, int]] = {"shortened": {}, "dropped": {}}
-    for target, context, cut in build_contexts(plan.fresh, ds_store.turns_in_ranges(store, windows), rules,
-                                               withheld):
+    window_read: dict[TurnId, tuple[int, int, int, str, str, int]] = {}  # for the fingerprint, as read
+    for target, context, cut in contexts_in_order(plan.fresh, ds_store.turns_in_ranges(store, windows), rules,
+                                                  withheld, window_read):
         if context is None:
             if cut is None:  # cannot happen after select_targets; kept as a guard
                 removed["no_client_turn"] += 1
@@ -371,6 +377,15 @@ def build_dataset(
                    tuple([t for m in e.context for t in m.turn_ids]))
         for e in examples
     ]
+    # What the kept files are made from, from what this build read (not read
+    # again: the store may have moved on); the window turns are let go before rendering.
+    wanted = {r.turn_id for r in rows}
+    wanted.update(t for r in rows for t in r.context_turn_ids)
+    read = _turns_read(sorted(wanted), window_read, plan)
+    window_read.clear()
+    inputs = None if read is None else rendered_files.fingerprint(
+        read, withheld, {t: info[t].client_names for t in {r.transcript_id for r in rows if r.split == "test"}})
+    del read
     # One render: the pass that hashes the files also keeps them in the
     # workspace, so the export copies them instead of rendering again.
     with rendered_files.KeptFiles(store, name) as kept:
@@ -378,18 +393,13 @@ def build_dataset(
         counts = _counts(plan, examples, token_counts, removed, rendered, warnings)
         counts["context_cuts"] = cuts
         counts["redacted_examples"] = _redacted_examples(examples, set(withheld.spans))
-        if not kept.failed:
-            wanted = {r.turn_id for r in rows}
-            wanted.update(t for r in rows for t in r.context_turn_ids)
-            # read back in one query (holding every context turn's text for it cost more memory)
-            entry = kept.counts_entry(rendered_files.build_fingerprint(
-                store, wanted, withheld, {t: info[t].client_names for t in {r.transcript_id for r in rows
-                                                                              if r.split == "test"}}))
-            if entry is not None:
-                counts[rendered_files.COUNTS_KEY] = entry
+        entry = kept.counts_entry(inputs) if inputs is not None else None
+        if entry is not None:
+            counts[rendered_files.COUNTS_KEY] = entry
         state.check_cancelled()
         state.update(len(examples), len(examples), "saving")
-        ds_store.insert_dataset(
+        before_saving = rendered_files.store_state(store)
+        dataset_id = ds_store.insert_dataset(
             store,
             name=name,
             rules=rules.to_dict(),
@@ -401,9 +411,39 @@ def build_dataset(
             test_from=plan.frozen.id if plan.frozen else None,
             test_frozen=rules.freeze_test,
         )
-        kept.commit(rendered.content_hash)
+        if kept.commit(rendered.content_hash) and entry is not None:
+            rendered_files.remember_build(store, dataset_id, entry["inputs_sha256"], at_start, before_saving)
     rendered_files.prune(store)
     return ds_store.get_dataset(store, name)
+
+
+def _turns_read(
+    wanted: list[TurnId], window_read: dict[TurnId, tuple[int, int, int, str, str, int]], plan: _Plan
+) -> tuple[list[TurnId], list[str], list[int], list[str]] | None:
+    """(ids, roles, word counts, texts) of the wanted turns (ascending ids) as this build read them.
+
+    A turn comes from a context window, the targets' query or the frozen test
+    split's texts; read in two of them with different values (the store
+    changed during the build), or in none, the answer is None. Column-wise
+    (most turns are context turns: one lookup each, no loop in Python).
+    """
+    rows: list[tuple[Any, ...] | None] = list(map(window_read.get, wanted))
+    n = len(wanted)
+    others = [(t.turn_id, "therapist", t.text, t.words) for t in plan.fresh]
+    others += [(t, role, text, words) for t, (role, text, words) in plan.frozen_texts.items()]
+    for turn_id, role, text, words in others:
+        i = bisect_left(wanted, turn_id)
+        if i == n or wanted[i] != turn_id:
+            continue  # not in any example
+        row = rows[i]
+        if row is None:
+            rows[i] = (turn_id, None, None, role, text, words)
+        elif row[3] != role or row[4] != text or row[5] != words:
+            return None
+    if None in rows:
+        return None
+    columns = [list(map(itemgetter(k), rows)) for k in (3, 5, 4)]  # type: ignore[arg-type]
+    return wanted, columns[0], columns[1], columns[2]
 
 
 def _redacted_examples(examples: list[Example], redacted: set[TurnId]) -> int:
@@ -545,7 +585,7 @@ def export_dataset(
     out = Path(out_dir)
     card = lambda r: render_card(record, r)  # noqa: E731
     rendered: Rendered | None = None
-    kept = rendered_files.usable(store, record, load_withheld(store))
+    kept = rendered_files.usable(store, record, lambda: load_withheld(store))
     if kept is not None:
         try:
             rendered = copy_folder(out, kept[0], kept[1], card, state=state, total=total)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple, TypeVar
 
 from core.errors import AttuneError
 from core.ids import TranscriptId, TurnId
@@ -22,7 +22,12 @@ from core.ids import TranscriptId, TurnId
 _WORD = re.compile(r"\w+")
 # ASCII fast path of the same rule: every non-word character becomes a space.
 _ASCII_NON_WORD = {i: " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")}
+# The same as a byte table: bytes.translate is several times faster than str.translate
+# (two texts of every target are normalised per build).
+_ASCII_NON_WORD_BYTES = bytes(0x20 if i in _ASCII_NON_WORD else i for i in range(256))
+_ASCII_NON_WORD_DELETE = bytes(_ASCII_NON_WORD)
 MAX_REASONS_SHOWN = 3
+K = TypeVar("K")
 
 # Two prompts are "the same client text" when their normalised texts are equal,
 # or near-duplicates: Jaccard similarity of their word-bigram sets at least
@@ -43,7 +48,7 @@ class LeakageItem(NamedTuple):  # a tuple: tens of thousands per build, made che
     split: str
     transcript_id: TranscriptId
     client_key: str | None
-    text_key: str  # normalise(target text)
+    text_key: str | bytes  # equal exactly when the normalised target texts are (``equality_keys``)
     prompt_key: str = ""  # normalise(text of the turn the target answers)
 
 
@@ -51,8 +56,36 @@ def normalise(text: str) -> str:
     """Case, punctuation and spacing removed: what makes two replies "the same text"."""
     folded = text.casefold()
     if folded.isascii():
-        return " ".join(folded.translate(_ASCII_NON_WORD).split())
+        return b" ".join(folded.encode("ascii").translate(_ASCII_NON_WORD_BYTES).split()).decode("ascii")
     return " ".join(_WORD.findall(folded))
+
+
+def equality_keys(texts: Mapping[K, str]) -> dict[K, str | bytes]:
+    """A key per text, two keys equal exactly when the texts' ``normalise`` are equal.
+
+    ``normalise`` (splitting every text into words) is the costly part, and
+    most texts share nothing with another: each text's letters and digits
+    alone (what normalise keeps, less the spaces; a byte table does it for
+    ASCII) stand for it when no other text has the same; only texts that do
+    are normalised. Equal normalised texts have equal letters, so they always
+    meet in that second group. A text repeated word for word is looked at once.
+    """
+    coarse = {t: _letters(t) for t in set(texts.values())}
+    shared = {c for c, n in Counter(coarse.values()).items() if n > 1}
+    key = {t: normalise(t) if c in shared else c for t, c in coarse.items()}
+    return {k: key[t] for k, t in texts.items()}
+
+
+def normalised(texts: Iterable[str]) -> dict[str, str]:
+    """``normalise`` of each distinct text (client texts repeat: "Yeah.", "I don't know.")."""
+    return {t: normalise(t) for t in set(texts)}
+
+
+def _letters(text: str) -> bytes:
+    folded = text.casefold()
+    if folded.isascii():
+        return folded.encode("ascii").translate(None, _ASCII_NON_WORD_DELETE)
+    return normalise(text).replace(" ", "").encode("utf-8", "surrogatepass")
 
 
 def find_leaks(items: Iterable[LeakageItem]) -> list[str]:

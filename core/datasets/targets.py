@@ -32,6 +32,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple
 
 from core.datasets.rules import DatasetRules
@@ -196,6 +197,7 @@ def build_contexts(
     window_turns: Iterator[tuple[int, int, int, str, str, int]],
     rules: DatasetRules,
     withheld: Withheld | None = None,
+    read: dict[TurnId, tuple[int, int, int, str, str, int]] | None = None,
 ) -> Iterator[tuple[CandidateRow, tuple[Message, ...] | None, str | None]]:
     """Pair each target with its context, and the exclusion reason that cut it (else None).
 
@@ -204,7 +206,8 @@ def build_contexts(
     ``withheld``: excluded turns cut the context (it starts after the latest
     one it would hold); redacted spans read ``[redacted]``. A context cut so
     that no client turn comes right before the target is None.
-    Yields in (transcript, position) order.
+    Yields in (transcript, position) order. ``read``, when given, receives every
+    window turn as read (its text unredacted), by id.
     """
     excluded = withheld.excluded if withheld is not None else None
     spans = withheld.spans if withheld is not None else {}
@@ -213,23 +216,63 @@ def build_contexts(
     current_tid: int | None = None
     positions: list[int] = []  # of the current transcript's window turns, ascending
     turns: list[tuple[TurnId, str, str, int]] = []  # (id, role, text, words), parallel to positions
+    done_tid: int | None = None  # the last transcript whose window turns were taken
     pending = next(window_turns, None)
     for target in by_place:
         if target.transcript_id != current_tid:
             current_tid = target.transcript_id
             positions, turns = [], []
             while pending is not None and pending[1] < current_tid:
+                if done_tid is not None and pending[1] <= done_tid:
+                    raise WindowOrderError(f"turn {pending[0]} came after transcript {done_tid}'s turns")
                 pending = next(window_turns, None)
+            prev_position = -(2**63)
             while pending is not None and pending[1] == current_tid:
                 # one pass per window turn (hundreds of thousands at 1M turns): ids stay plain
                 # ints (TurnId is a NewType, the same at runtime) and nothing is called twice
                 turn_id, _, position, role, text, words = pending
+                if position <= prev_position:
+                    raise WindowOrderError(f"turn {turn_id} came after a later turn of its transcript")
+                prev_position = position
+                if read is not None:
+                    read[turn_id] = pending
                 positions.append(position)
                 if turn_id in spans:
                     text = withheld.text(turn_id, text)  # type: ignore[union-attr]
                 turns.append((turn_id, role, text, words))
                 pending = next(window_turns, None)
+            done_tid = current_tid
         first = bisect_left(positions, max(0, target.position - width))
         last = bisect_left(positions, target.position)
         messages, cut = _last_messages(turns, first, last, rules.context_turns, excluded)
         yield target, trim_context(messages, rules), cut
+    while pending is not None:
+        if done_tid is not None and pending[1] <= done_tid:
+            raise WindowOrderError(f"turn {pending[0]} came after transcript {done_tid}'s turns")
+        pending = next(window_turns, None)
+
+
+class WindowOrderError(ValueError):
+    """Window turns did not come in (transcript, position) order (internal)."""
+
+
+def contexts_in_order(
+    targets: list[CandidateRow],
+    window_turns: list[tuple[int, int, int, str, str, int]],
+    rules: DatasetRules,
+    withheld: Withheld | None = None,
+    read: dict[TurnId, tuple[int, int, int, str, str, int]] | None = None,
+) -> list[tuple[CandidateRow, tuple[Message, ...] | None, str | None]]:
+    """``build_contexts`` over rows a query returned without ORDER BY.
+
+    They are in order in practice; ``build_contexts`` checks as it goes (a
+    comparison per row) and, should they not be, they are sorted and the
+    contexts built again, never built from rows out of order.
+    """
+    try:
+        return list(build_contexts(targets, iter(window_turns), rules, withheld, read))
+    except WindowOrderError:
+        window_turns = sorted(window_turns, key=itemgetter(1, 2))
+        if read is not None:
+            read.clear()
+        return list(build_contexts(targets, iter(window_turns), rules, withheld, read))

@@ -209,3 +209,149 @@ def test_build_with_out_exports_at_once_and_show_names_the_kept_files(
     assert kept.parent == populated.path.parent / "datasets" and (kept / "manifest.jsonl").is_file()
     assert main([*home, "dataset", "delete", "d"]) == 0
     assert not kept.exists()
+
+
+def test_a_build_made_under_exclusions_and_redactions_is_copied_and_equals_a_render(
+    populated: Store, tmp_path: Path, renders: list[str]
+) -> None:
+    # The build fingerprints the turns as it read them (raw text, before the
+    # redaction it rendered); the export fingerprints the store: they must agree.
+    first = build_dataset(populated, "first", DatasetRules())
+    rows = ds_store.examples_of(populated, first.id)
+    context_turn = rows[0].context_turn_ids[0]
+    curation.redact(populated, rows[1].turn_id, 0, 5, rater=RATER)
+    curation.redact(populated, context_turn, 0, 3, rater=RATER)
+    curation.exclude(populated, [rows[2].context_turn_ids[-1]], rater=RATER, reason=ExcludeReason.IDENTIFYING)
+    record = build_dataset(populated, "d", DatasetRules(seed=3))
+    assert record.counts["redacted_examples"] >= 1
+    assert rendered.COUNTS_KEY in record.counts
+    export_dataset(populated, "d", tmp_path / "copied")
+    assert renders == []
+    kept = kept_folder(populated, "d")
+    for p in kept.iterdir():
+        p.unlink()
+    kept.rmdir()
+    export_dataset(populated, "d", tmp_path / "rendered")
+    assert renders == ["rendered"]
+    assert folder_bytes(tmp_path / "copied") == folder_bytes(tmp_path / "rendered")
+    assert b"[redacted]" in (tmp_path / "copied" / "openai_train.jsonl").read_bytes() + (
+        tmp_path / "copied" / "test.jsonl").read_bytes()
+
+
+def test_a_turn_read_differently_twice_during_a_build_keeps_nothing(
+    populated: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A target that also sits in a later target's context is read twice: by the
+    # targets' query and with the context windows. Simulate an edit between the two.
+    same = build_dataset(populated, "same rules", DatasetRules())
+    rows = ds_store.examples_of(populated, same.id)
+    both = {r.turn_id for r in rows} & {t for r in rows for t in r.context_turn_ids}
+    assert both, "no target sits in another's context: the test could not fail"
+    real = ds_store.turns_in_ranges
+    edited: list[int] = []
+
+    def edited_between_reads(store, ranges):
+        rows = real(store, ranges)
+        for i, row in enumerate(rows):
+            if row[0] in both and not edited:
+                rows[i] = (*row[:4], row[4] + " (edited)", row[5])
+                edited.append(row[0])
+        return rows
+
+    monkeypatch.setattr(ds_store, "turns_in_ranges", edited_between_reads)
+    record = build_dataset(populated, "d", DatasetRules())
+    assert edited
+    assert rendered.COUNTS_KEY not in record.counts
+    kept_names = {p.name for p in (populated.path.parent / "datasets").iterdir()}
+    assert kept_names == {kept_folder(populated, "same rules").name}
+
+
+def test_the_content_hash_holds_when_keeping_fails_midway(
+    populated: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, renders: list[str]
+) -> None:
+    # The kept files' own running hashes are the build's content hash: a disk
+    # error halfway through a file must not leave a hash of part of it.
+    reference = build_dataset(populated, "reference", DatasetRules())
+    from core import files
+
+    real_write = files._HashingFile.write
+    calls = {"n": 0}
+
+    def failing(self, data):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            real_write(self, data)  # hashed and counted, then the disk fails
+            raise OSError(28, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(files._HashingFile, "write", failing)
+    record = build_dataset(populated, "d", DatasetRules())
+    monkeypatch.setattr(files._HashingFile, "write", real_write)
+    assert calls["n"] >= 3
+    assert rendered.COUNTS_KEY not in record.counts
+    assert record.counts["files"] == reference.counts["files"]
+    export_dataset(populated, "d", tmp_path / "out")
+    assert renders == ["out"]
+
+
+def test_export_right_after_the_build_trusts_sqlite_that_nothing_changed_and_checks_otherwise(
+    populated: Store, tmp_path: Path, renders: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    checks: list[str] = []
+    real = rendered.current_fingerprint
+
+    def spy(store, record, withheld):
+        checks.append(record.name)
+        return real(store, record, withheld)
+
+    monkeypatch.setattr(rendered, "current_fingerprint", spy)
+    record = build_dataset(populated, "d", DatasetRules())
+    export_dataset(populated, "d", tmp_path / "same session")
+    export_dataset(populated, "d", tmp_path / "again")
+    assert checks == [] and renders == []
+    # a write on this connection, even one elsewhere, and the turns are read again
+    other = min(t for t in range(1, 2000) if ds_store.turn_texts(populated, [t]))
+    curation.exclude(populated, [other], rater=RATER, reason=ExcludeReason.IDENTIFYING)
+    curation.undo(populated, rater=RATER)
+    export_dataset(populated, "d", tmp_path / "after a decision")
+    assert checks == ["d"] and renders == []
+    # another connection (another process) edits a turn of the dataset: refused as before
+    build_dataset(populated, "e", DatasetRules(seed=4))
+    row = ds_store.examples_of(populated, ds_store.get_dataset(populated, "e").id)[0]
+    elsewhere = sqlite3.connect(populated.path)
+    with elsewhere:
+        elsewhere.execute("UPDATE turns SET text = text || ' edited' WHERE id = ?", [row.context_turn_ids[-1]])
+    elsewhere.close()
+    with pytest.raises(ValidationError, match="no longer match"):
+        export_dataset(populated, "e", tmp_path / "edited elsewhere")
+    assert checks == ["d", "e"] and renders == ["edited elsewhere"]
+    assert record.counts[rendered.COUNTS_KEY]["inputs_sha256"]
+
+
+def test_a_commit_elsewhere_during_the_build_means_the_export_checks(
+    populated: Store, tmp_path: Path, renders: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    checks: list[str] = []
+    real_fp, real_plan = rendered.current_fingerprint, builder._plan
+
+    def spy(store, record, withheld):
+        checks.append(record.name)
+        return real_fp(store, record, withheld)
+
+    def plan_then_commit_elsewhere(store, rules):
+        plan = real_plan(store, rules)
+        elsewhere = sqlite3.connect(store.path)
+        with elsewhere:
+            elsewhere.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('test_probe', '1')")
+        elsewhere.close()
+        return plan
+
+    monkeypatch.setattr(rendered, "current_fingerprint", spy)
+    monkeypatch.setattr(builder, "_plan", plan_then_commit_elsewhere)
+    build_dataset(populated, "d", DatasetRules())
+    export_dataset(populated, "d", tmp_path / "out")
+    assert checks == ["d"] and renders == []  # checked, still current, copied

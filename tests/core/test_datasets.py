@@ -401,3 +401,50 @@ def test_context_rules_hold_for_any_speaker_sequence(turns, k, budget) -> None:
     assert all(any(by_id[t][2] in m.text for t in m.turn_ids) for m in full)
     later_speakers = [t for t in raw if t[0] > ids[-1] and t[1] != "other"]
     assert later_speakers == []
+
+
+def test_window_turns_out_of_order_give_the_same_contexts(populated: Store) -> None:
+    # The window query has no ORDER BY (sorting copied every text); contexts
+    # must never be built from rows in another order: they are checked and sorted.
+    from core.datasets.targets import WindowOrderError, build_contexts, context_windows, contexts_in_order
+    import random
+
+    rules = DatasetRules(context_turns=4)
+    withheld = builder_module.load_withheld(populated)
+    targets = [c for c in ds_store.candidate_targets(populated, rules.min_words) if c.prev_role == "client"]
+    rows = ds_store.turns_in_ranges(populated, context_windows(targets, rules))
+    in_order = sorted(rows, key=lambda r: (r[1], r[2]))
+    expected_read: dict = {}
+    expected = list(build_contexts(targets, iter(in_order), rules, withheld, expected_read))
+    assert sum(1 for _, context, _ in expected if context) > 20
+    shuffled = list(in_order)
+    random.Random(3).shuffle(shuffled)
+    with pytest.raises(WindowOrderError):
+        list(build_contexts(targets, iter(shuffled), rules, withheld))
+    # a transcript's turns split in two (the later half first, and an earlier one at the very end)
+    tail = [in_order[0]]
+    with pytest.raises(WindowOrderError):
+        list(build_contexts(targets, iter(in_order[1:] + tail), rules, withheld))
+    for order in (in_order, shuffled, in_order[1:] + tail):
+        read: dict = {}
+        assert contexts_in_order(targets, list(order), rules, withheld, read) == expected
+        assert read == expected_read
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_the_ascii_fast_path_of_normalise_equals_the_general_rule(text: str) -> None:
+    import re
+
+    assert normalise(text) == " ".join(re.findall(r"\w+", text.casefold()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="ab c.É—é\u00a0'_", max_size=8), max_size=12))
+def test_equality_keys_are_equal_exactly_when_the_normalised_texts_are(texts: list[str]) -> None:
+    from core.datasets.leakage import equality_keys
+
+    keys = equality_keys(dict(enumerate(texts)))
+    for i, a in enumerate(texts):
+        for j, b in enumerate(texts):
+            assert (keys[i] == keys[j]) == (normalise(a) == normalise(b)), (a, b)
