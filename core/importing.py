@@ -141,6 +141,7 @@ _SEPARATED = re.compile(r"[^\w\x1e\x1f]*([\x1e\x1f])[^\w\x1e\x1f]*")
 _NOT_WORDS = re.compile(r"[^\w\x1e\x1f]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _WORD = re.compile(r"\w")
+_SPACE_RUNS = re.compile(rb"  +")
 # UTF-8 bytes → themselves if they can be part of a word (ASCII \w, the separators, any
 # byte of a multi-byte character), else a space. Non-ASCII characters that are not word
 # characters are made spaces before encoding, so every byte left over 0x7f is a word's.
@@ -162,9 +163,9 @@ def _hash_words(joined: str) -> bytes:
             if _WORD.match(ch) is None:
                 joined = joined.replace(ch, " ")
     words = joined.encode("utf-8", "surrogatepass").translate(_HASH_BYTES)
-    # Runs of spaces to one: cheaper than split() and join, which make an object per word.
-    while b"  " in words:
-        words = words.replace(b"  ", b" ")
+    # Runs of spaces to one: cheaper than split() and join, which make an object per word,
+    # and than repeated replace(b"  ", b" ") (a third of the hash's time).
+    words = _SPACE_RUNS.sub(b" ", words)
     # No space beside a separator: each piece between two of them stripped (two
     # splits cost less than four replaces, most of which scan for nothing).
     for separator in (b"\x1e", b"\x1f"):

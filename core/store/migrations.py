@@ -658,3 +658,76 @@ def _ab_sessions(db: sqlite_utils.Database) -> None:
         CREATE INDEX ab_votes_assignment ON ab_votes(assignment_id, id)
         """,
     )
+
+
+# Import cost (issue 12) — migration 0012_* ##################################
+
+
+@MIGRATIONS(name="0012_import_cost")
+def _import_cost(db: sqlite_utils.Database) -> None:
+    # The turn indexes cost an import most of its database time: every turn went
+    # into turns_role_words(role, word_count) and turns_role_words_transcript(role,
+    # word_count, transcript_id, position) (0003) at a point in the middle of each,
+    # ~2.5 s of CPU per million turns for the second alone. Every query that reads
+    # them asks for therapist turns (``role = 'therapist'``, written out, so a partial
+    # index serves it): the longer index now holds therapist turns only, keyed
+    # (word_count, transcript_id, position), half the entries and shorter keys, and
+    # still answers "therapist turns of N+ words" with a range scan, covering.
+    # The first index was its prefix and goes. Counting turns per role
+    # (transcripts.stats) reads the therapist index, a small index of the rare
+    # ``other`` turns, and the total from the (transcript_id, position) index.
+    #
+    # The full-text index without its per-turn token counts (columnsize=0): they
+    # serve only bm25() ranking, which nothing uses (search orders by turn), and
+    # writing them cost every imported turn a row of turns_fts_docsize (~6% of the
+    # import). snippet() counts a shown turn's tokens itself instead. Same tokenizer,
+    # same content table; the triggers on turns (0002) keep feeding it.
+    _script(
+        db,
+        """
+        DROP INDEX IF EXISTS turns_role_words;
+        DROP INDEX turns_role_words_transcript;
+        CREATE INDEX turns_role_words_transcript ON turns(word_count, transcript_id, position)
+            WHERE role = 'therapist';
+        CREATE INDEX turns_other_role ON turns(transcript_id) WHERE role = 'other';
+        DROP TABLE turns_fts;
+        CREATE VIRTUAL TABLE turns_fts USING fts5(
+            text, content='turns', content_rowid='id', tokenize='unicode61 remove_diacritics 2',
+            columnsize=0
+        );
+        INSERT INTO turns_fts(turns_fts) VALUES ('rebuild')
+        """,
+    )
+    _role_check_without_in_list(db.conn)
+
+
+# turns.role's CHECK as SQLite evaluates it fastest. ``role IN ('therapist', 'client',
+# 'other')`` builds a temporary table of the three values for every row inserted
+# (an executemany runs the statement once per row): 0.55 s of CPU per 300k imported
+# turns, a third of the turns' whole insert cost. Three comparisons accept and refuse
+# exactly the same values (NULL included: NOT NULL refuses it before either).
+_ROLE_CHECK_IN = "CHECK (role IN ('therapist', 'client', 'other'))"
+_ROLE_CHECK_OR = "CHECK (role = 'therapist' OR role = 'client' OR role = 'other')"
+
+
+def _role_check_without_in_list(conn: sqlite3.Connection) -> None:
+    """Rewrite the CHECK in the stored CREATE TABLE, the way SQLite documents for
+    constraint changes that leave the file format alone (lang_altertable.html,
+    "Making Other Kinds Of Table Schema Changes"): every stored row already meets
+    the equivalent rule, so no table is rebuilt. Inside the migration's transaction."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'turns'").fetchone()
+    if row is None or row[0].count(_ROLE_CHECK_IN) != 1:
+        return
+    version = conn.execute("PRAGMA schema_version").fetchone()[0]
+    conn.execute("PRAGMA writable_schema = ON")
+    try:
+        try:
+            conn.execute(
+                "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'turns'",
+                [row[0].replace(_ROLE_CHECK_IN, _ROLE_CHECK_OR)],
+            )
+        except sqlite3.DatabaseError:
+            return  # a SQLite built "defensive" refuses: the IN form stays (the same rule, slower)
+        conn.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        conn.execute("PRAGMA writable_schema = OFF")
