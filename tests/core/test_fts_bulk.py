@@ -17,6 +17,7 @@ from core import importing
 from core.importers import ImportOptions
 from core.store import open_store
 from core.store import transcripts as transcript_store
+from tests.core.import_faults import fail_on_insert
 
 DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
 
@@ -97,16 +98,7 @@ def test_a_failed_import_leaves_the_trigger_and_no_stray_index_entries(
 ) -> None:
     paths = _sessions(tmp_path / "in", 4)
     monkeypatch.setattr(importing, "COMMIT_EVERY_S", 3600.0)
-    real_insert = transcript_store.insert_transcript
-    calls = {"n": 0}
-
-    def fail_on_third(store_, parsed, **kw):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise sqlite3.OperationalError("disk I/O error")
-        return real_insert(store_, parsed, **kw)
-
-    monkeypatch.setattr(transcript_store, "insert_transcript", fail_on_third)
+    fail_on_insert(monkeypatch, nth=3)
     with open_store(tmp_path / "ws") as store:
         with pytest.raises(sqlite3.OperationalError):
             importing.import_paths(store, paths)

@@ -21,6 +21,7 @@ from core.store import curation_queries, open_store
 from core.store import datasets as dataset_store
 from core.store import transcripts as transcript_store
 from core.workspace import DB_FILENAME
+from tests.core.import_faults import fail_on_insert
 from tests.fixtures.make_workspaces import fixture_path
 
 BEFORE_0012 = fixture_path("0012_import_cost")
@@ -164,16 +165,7 @@ def test_a_failed_import_leaves_fts5_merge_settings_as_they_were(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths = _sessions(tmp_path / "in", 3)
-    real_insert = transcript_store.insert_transcript
-    calls = {"n": 0}
-
-    def fail_on_third(store_, parsed, **kw):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise sqlite3.OperationalError("disk I/O error")
-        return real_insert(store_, parsed, **kw)
-
-    monkeypatch.setattr(transcript_store, "insert_transcript", fail_on_third)
+    fail_on_insert(monkeypatch, nth=3)
     with open_store(tmp_path / "ws") as store:
         before = _fts_config(store.conn)
         with pytest.raises(sqlite3.OperationalError):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core import models_local
-from tests.desktop.tune_helpers import open_page
+from tests.desktop.tune_helpers import open_page, workspace_with_dataset
 
 needs_extra = pytest.mark.skipif(models_local.missing_extra() is not None,
                                  reason=f"local tuning extra absent: {models_local.missing_extra()}")
@@ -16,14 +16,7 @@ needs_extra = pytest.mark.skipif(models_local.missing_extra() is not None,
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    from core.datasets.builder import build_dataset
-    from core.datasets.rules import DatasetRules
-    from tests.core.datasets_fixtures import open_populated
-
-    ws = tmp_path / "ws"
-    with open_populated(ws, n_sessions=12) as store:
-        build_dataset(store, "d", DatasetRules(split=(60, 20, 20)))
-    return ws
+    return workspace_with_dataset(tmp_path)
 
 
 def _page(qtbot, home: Path):

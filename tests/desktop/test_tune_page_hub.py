@@ -20,7 +20,7 @@ from core import models_local
 from core.store import jobs as job_store
 from core.store import open_store
 from tests.core.test_models_hub import COMMIT, FakeHub, _hidden, fake_repo
-from tests.desktop.tune_helpers import open_page
+from tests.desktop.tune_helpers import open_page, workspace_with_dataset
 
 pytestmark = pytest.mark.skipif(
     __import__("importlib").util.find_spec("huggingface_hub") is None,
@@ -56,14 +56,7 @@ class SlowHub(FakeHub):
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    from core.datasets.builder import build_dataset
-    from core.datasets.rules import DatasetRules
-    from tests.core.datasets_fixtures import open_populated
-
-    ws = tmp_path / "ws"
-    with open_populated(ws, n_sessions=12) as store:
-        build_dataset(store, "d", DatasetRules(split=(60, 20, 20)))
-    return ws
+    return workspace_with_dataset(tmp_path)
 
 
 def _point_at(hub: FakeHub, monkeypatch, tmp_path: Path) -> None:

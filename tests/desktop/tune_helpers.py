@@ -1,4 +1,4 @@
-"""Shared by the Tune page tests that talk to the fake Google: open the page, answer the egress dialog."""
+"""Shared by the Tune page tests: a workspace with a dataset, open the page, answer the egress dialog."""
 
 from __future__ import annotations
 
@@ -8,6 +8,18 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from desktop.egress_dialog import EgressDialog
+
+
+def workspace_with_dataset(tmp_path: Path) -> Path:
+    """A workspace of 12 sessions with dataset "d" (60/20/20), for the local Tune page tests."""
+    from core.datasets.builder import build_dataset
+    from core.datasets.rules import DatasetRules
+    from tests.core.datasets_fixtures import open_populated
+
+    ws = tmp_path / "ws"
+    with open_populated(ws, n_sessions=12) as store:
+        build_dataset(store, "d", DatasetRules(split=(60, 20, 20)))
+    return ws
 
 
 def open_page(qtbot, home: Path, *, first_delay_s: float = 0.05, max_delay_s: float = 0.4, vertex: bool = True):
