@@ -35,8 +35,8 @@ it, so the sentence a page break split joins up again. Nothing here looks at
 the words of a line that is not repeated or numbered, so ordinary speech is
 safe. A document with no form feed, no line that starts like a stamp or a page
 number, and neither its title nor its first line repeated is left as it is
-after a few scans in C: the cost on ordinary transcripts is about 1 % of their
-import, and about 8 % on PDF exports full of furniture
+after a few scans in C: the cost on ordinary transcripts is about 1.5 % of their
+import, and about 10 % on PDF exports full of furniture
 (``tests/benchmarks/bench_furniture.py``).
 """
 
@@ -47,7 +47,6 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import accumulate
 
 from core.cleaning import DATE_PATTERN, PAGE_PATTERN
 
@@ -62,6 +61,7 @@ _STAMP = (
 _STAMP_LINE = re.compile(rf"(?:(?:{_STAMP}|{PAGE_PATTERN}){_H}*)+", re.I)
 _DIGITS = re.compile(r"\d+")
 _DIGIT = re.compile(r"\d")
+_ASCII_DIGIT = re.compile(r"[0-9]")  # \d in an ASCII line, and twice as fast
 # A running foot written around its page number: "Smith, session 4 - page 12".
 _PAGE_IN_KEY = re.compile(r"\bp(?:age|g\.?)\s*#(?:\s*(?:of|/)\s*#)?")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -116,16 +116,16 @@ def strip_furniture(
     text: str, *, title: str | None = None, protect: Callable[[str], bool] | None = None
 ) -> Stripped:
     """``text`` (``\\n`` newlines, form feeds kept as page breaks) without its page furniture."""
-    page_starts: set[int] = set()
+    feeds: list[int] = []
     if "\f" in text:
         # A form feed ends a line and starts a page: the line after it is a page's first.
-        line = pos = 0
+        pos = 0
         while (feed := text.find("\f", pos)) >= 0:
-            line += text.count("\n", pos, feed) + 1
-            page_starts.add(line)
+            feeds.append(feed)
             pos = feed + 1
         text = text.replace("\f", "\n")
-    candidates = _maybe_stamps(text)
+    page_starts: set[int] = set()
+    candidates = _maybe_stamps(text, feeds, page_starts)
     if not (page_starts or candidates or _repeats_title_or_first_line(text, title)):
         return Stripped(text, text)  # most transcripts stop here, after a few scans in C
     lines = text.split("\n")
@@ -138,23 +138,38 @@ def strip_furniture(
 
 
 # A line that may be a stamp or a page number: what follows its start, roughly. Led by
-# a newline and without re.I (cases spelt out), so the scan runs ten times faster.
+# a newline and without re.I (cases spelt out), so the scan runs ten times faster; the
+# lookahead turns most lines away on their first character, before trying every branch
+# (twice as fast again).
 _MAYBE_STAMP = re.compile(
-    rf"\n{_H}*(?:\d|[-\u2013\u2014]{_H}*\d|[pP](?:[aA][gG][eE]|[gG]|\.|[rR][iI][nN][tT])"
+    rf"\n{_H}*+(?=[\d\-\u2013\u2014pPdDrRgGeE])"
+    rf"(?:\d|[-\u2013\u2014]{_H}*\d|[pP](?:[aA][gG][eE]|[gG]|\.|[rR][iI][nN][tT])"
     rf"|[dD][aA][tT][eE]{_H}+[pP]|[dD][oO][wW][nN][lL]|[rR][eE][tT][rR]|[gG][eE][nN][eE][rR]"
     rf"|[eE][xX][pP][oO][rR][tT])"
 )
 
 
-def _maybe_stamps(text: str) -> list[int]:
+def _maybe_stamps(text: str, feeds: list[int], page_starts: set[int]) -> list[int]:
     """Lines that may be a stamp or a page number, by how they start (found in C, not
-    line by line in Python)."""
+    line by line in Python). The lines after the form feeds at ``feeds`` (line breaks
+    now) go into ``page_starts``, numbered in the same pass: each count of line breaks
+    is a scan of the text."""
     out = [0] if _MAYBE_STAMP.match("\n" + text[:200]) else []
-    line = pos = 0
+    line = pos = k = 0
     for m in _MAYBE_STAMP.finditer(text):
-        line += text.count("\n", pos, m.start() + 1)
-        pos = m.start() + 1
+        at = m.start() + 1
+        while k < len(feeds) and feeds[k] < at:
+            line += text.count("\n", pos, feeds[k] + 1)
+            pos = feeds[k] + 1
+            page_starts.add(line)
+            k += 1
+        line += text.count("\n", pos, at)
+        pos = at
         out.append(line)
+    for feed in feeds[k:]:
+        line += text.count("\n", pos, feed + 1)
+        pos = feed + 1
+        page_starts.add(line)
     return out
 
 
@@ -258,7 +273,7 @@ def _find(
             title = first
             heads.append(first)
     if title and title in counts and unprotected(title):
-        furniture.update(i for i, line in enumerate(stripped) if line == title)
+        furniture.update(_copies(stripped, title, counts[title]))
     page = _Page(stripped, page_starts, furniture)
 
     if anchored or furniture:  # title lines mark page breaks too
@@ -266,16 +281,28 @@ def _find(
         # a page break with their digits folded, so "Smith session 4 - page 12" repeats.
         wanted = {line for line in repeated if line != title}
         by_key: dict[str, list[int]] = {}
-        near = {
-            j
-            for b in furniture | page_starts
-            for j in range(max(0, b - BREAK_SPAN), min(len(stripped), b + BREAK_SPAN + 1))
-        }
-        for i in sorted({i for i, line in enumerate(stripped) if line in wanted} | near):
+        # The lines near a break, in order, as runs of line numbers: the breaks are few,
+        # the lines near them many.
+        n = len(stripped)
+        look: list[int] = []
+        end = 0  # (so no run starts above the first line)
+        for b in sorted(furniture | page_starts):
+            start = b - BREAK_SPAN if b - BREAK_SPAN > end else end
+            stop = b + BREAK_SPAN + 1 if b + BREAK_SPAN < n else n
+            if start < stop:
+                look += range(start, stop)
+                end = stop
+        if wanted:
+            if len(wanted) <= 2:  # the usual few: found by list scans in C
+                copies = [i for line in wanted for i in _copies(stripped, line, counts[line])]
+            else:
+                copies = [i for i, line in enumerate(stripped) if line in wanted]
+            look = sorted({*look, *copies})
+        for i in look:
             line = stripped[i]
-            if i in furniture or not line or len(line) > MAX_HEAD_CHARS or line == title:
+            if not line or i in furniture or len(line) > MAX_HEAD_CHARS or line == title:
                 continue
-            if _DIGIT.search(line):
+            if _ASCII_DIGIT.search(line) if line.isascii() else _DIGIT.search(line):
                 key = _DIGITS.sub("#", line)
             elif line in wanted:
                 key = line
@@ -299,6 +326,16 @@ def _find(
     return furniture, heads
 
 
+def _copies(lines: list[str], line: str, n: int) -> list[int]:
+    """Where the ``n`` copies of ``line`` are (list scans in C)."""
+    out: list[int] = []
+    i = -1
+    for _ in range(n):
+        i = lines.index(line, i + 1)
+        out.append(i)
+    return out
+
+
 def _add_heads(
     by_key: dict[str, list[int]],
     lines: list[str],
@@ -312,15 +349,26 @@ def _add_heads(
     furniture = page.furniture
     # A running head is on (nearly) every page: a line at two page breaks of twenty
     # is a coincidence ("All right." said twice where pages happened to end).
-    needed = max(2.0, HEAD_PAGES * _pages(stripped, counts, furniture, page.page_starts))
+    # Counted as the pages stood when this pass began, and only when a key gets that
+    # far (most passes find nothing).
+    needed = 0.0
     changed = False
     for key, copies in by_key.items():
         if len(copies) < 2 or not _LETTER.search(key):
             continue
         todo = [i for i in copies if i not in furniture]
-        if not todo or not unprotected(lines[todo[0]]):
+        if not todo:
             continue
-        if not (_PAGE_IN_KEY.search(key.casefold()) and len(copies) >= 3):
+        if not needed:  # every key that adds a head gets here first
+            needed = max(2.0, HEAD_PAGES * _pages(stripped, counts, furniture, page.page_starts))
+        paged = len(copies) >= 3 and _PAGE_IN_KEY.search(key.casefold())
+        # Fewer copies than pages needed can never be enough: said before the caller's
+        # check and the walks to the page breaks, the dearer tests.
+        if not paged and len(copies) < needed:
+            continue
+        if not unprotected(lines[todo[0]]):
+            continue
+        if not paged:
             places = [page.place(i) for i in copies]
             at_break = sum(1 for p in places if p is not None and p[0] == "break")
             at_edge = sum(1 for p in places if p is not None)
@@ -413,37 +461,47 @@ def _page_numbers(numbers: list[tuple[int, int]], page: _Page, furniture: set[in
 
 def _drop(text: str, lines: list[str], stripped: list[str], furniture: set[int], heads: list[str]) -> Stripped:
     """The document without the furniture lines and the blank lines around each one:
-    a page break is not a paragraph break. Kept text is copied in runs between
-    furniture lines, so the cost is per page, not per line."""
-    ends = list(accumulate(map(len, lines)))
-
-    def start(i: int) -> int:  # offset of line i in text
-        return (ends[i - 1] if i else 0) + i
-
-    pieces: list[str] = []
+    a page break is not a paragraph break. The work is per furniture line, in Python;
+    the kept lines are joined once, in C."""
+    kept: list[str] = []
     clean_starts: list[int] = []
     orig_starts: list[int] = []
-    removed_at = [start(i) for i in sorted(furniture)]
+    removed_at: list[int] = []
     clean = 0
     a = 0
-    for f in [*sorted(furniture), len(lines)]:
+    # Offsets only where a run starts or ends, each from the one before (lines are asked
+    # for in order): the lengths of the lines between are summed in C.
+    at = offset = 0
+    n = len(lines)
+    cut = sorted(furniture)
+    cut.append(n)
+    for f in cut:
         b = f
-        if a > 0 and a - 1 in furniture:  # blank lines after a furniture line go with it
+        if a:  # after a furniture line: the blank lines after it go with it
             while a < b and not stripped[a]:
                 a += 1
-        if b < len(lines):  # and so do those before one
+        if b < n:  # and so do those before one
             while b > a and not stripped[b - 1]:
                 b -= 1
         if a < b:
-            piece = text[start(a) : start(b - 1) + len(lines[b - 1])]
+            offset += sum(map(len, lines[at:a])) + a - at
             clean_starts.append(clean)
-            orig_starts.append(start(a))
-            pieces.append(piece)
-            clean += len(piece) + 1
+            orig_starts.append(offset)
+            run = lines[a:b]
+            kept += run
+            length = sum(map(len, run)) + b - a  # with a line break after it
+            clean += length
+            offset += length
+            at = b
+        if f < n:
+            # (furniture lines often come in a run: "Printed …", "Page 2 of 9", the head)
+            offset += len(lines[at]) + 1 if f - at == 1 else sum(map(len, lines[at:f])) + f - at
+            at = f
+            removed_at.append(offset)
         a = f + 1
     return Stripped(
         original=text,
-        text="\n".join(pieces),
+        text="\n".join(kept),
         removed=len(removed_at),
         heads=heads,
         _clean_starts=clean_starts,

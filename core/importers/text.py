@@ -201,13 +201,14 @@ def _protector(roles: SpeakerRoles) -> Callable[[str], bool]:
     header lines and lines of a known speaker ("THERAPIST: Okay." on every page is speech)."""
 
     def protect(line: str) -> bool:
-        if _BEGIN.match(line) or _END.match(line):
-            return True
-        m = _SPEAKER_LINE.match(line)
-        if m is None:
-            return False
-        label = m.group("label").strip()
-        return roles.known(label) is not None or " ".join(label.split()).casefold() in HEADER_KEYS
+        # Most lines asked about are speech of a known speaker: that test first, and
+        # only where the colon a speaker line needs is there.
+        m = _SPEAKER_LINE.match(line) if ":" in line else None
+        if m is not None:
+            label = m.group("label").strip()
+            if roles.known(label) is not None or " ".join(label.split()).casefold() in HEADER_KEYS:
+                return True
+        return bool(_BEGIN.match(line) or _END.match(line))
 
     return protect
 
