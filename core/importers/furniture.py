@@ -94,10 +94,10 @@ class Stripped:
 
     def original_offset(self, offset: int) -> int:
         """Where ``offset`` of ``text`` is in ``original``; the end maps to the end."""
+        if offset >= len(self.text):  # (before the next test: a document of furniture only keeps nothing)
+            return len(self.original)
         if not self._clean_starts:
             return offset
-        if offset >= len(self.text):
-            return len(self.original)
         i = bisect_right(self._clean_starts, offset) - 1
         return self._orig_starts[i] + offset - self._clean_starts[i]
 

@@ -142,6 +142,12 @@ def test_offsets_map_back_to_the_text_as_imported() -> None:
     assert stripped.removed_between(0, stripped.original_offset(at)) == 1
 
 
+
+def test_a_page_of_furniture_alone_keeps_nothing_and_its_end_maps_to_the_end() -> None:
+    stripped = strip_furniture("Page 1 of 2\n\fPage 2 of 2\n")
+    assert (stripped.text, stripped.removed) == ("", 2)
+    assert stripped.original_offset(0) == len(stripped.original)
+
 def test_every_session_of_a_file_counts_its_own_furniture() -> None:
     sessions = []
     for n, when in ((1, "the week?"), (2, "your weekend?")):
