@@ -24,6 +24,7 @@ import random
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -319,6 +320,8 @@ def make_large_workspace(
     key = f"large-{n_turns}-s{seed}-{source_kind()}-g{GENERATOR_VERSION}-m{_schema_key()}"
     ws = root / key
     if (ws / ".complete").exists():
+        os.utime(ws / ".complete")  # in use: see _prune_stale
+        _prune_stale(root, key.rsplit("-m", 1)[0], keep=ws)
         return ws
     root.mkdir(parents=True, exist_ok=True)
     # Build beside it and rename into place, so two benchmarks starting at
@@ -334,7 +337,29 @@ def make_large_workspace(
         os.rename(building, ws)
     except OSError:  # another process finished first; theirs is identical
         shutil.rmtree(building, ignore_errors=True)
+    _prune_stale(root, key.rsplit("-m", 1)[0], keep=ws)
     return ws
+
+
+STALE_AFTER_S = 3600.0
+
+
+def _prune_stale(root: Path, prefix: str, keep: Path) -> None:
+    """Delete the same corpus built for other schemas (hundreds of MB each at 1M turns).
+
+    Every migration changes the key, so without this each schema change left a
+    workspace behind in the temp folder. Only ones unused for an hour go (each
+    use touches its ``.complete``): a benchmark of another checkout may still be
+    copying a recent one.
+    """
+    now = time.time()
+    for old in root.glob(f"{prefix}-m*"):
+        if old == keep or not old.is_dir():
+            continue
+        done = old / ".complete"
+        if done.exists() and now - done.stat().st_mtime > STALE_AFTER_S:
+            print(f"removing a benchmark workspace of an older schema: {old}", flush=True)
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def copy_workspace(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
